@@ -1,0 +1,255 @@
+//! The built-in catalogue: the platforms' standard objects, their fields, types, picklist values
+//! and derivations, with the names the platforms really use.
+//!
+//! A spec's `object` blocks extend it (custom fields, custom objects) or replace a standard
+//! picklist's values; `resolve` merges the two. The sandbox serves the same catalogue, so the
+//! emulators and the compiler never disagree on what a `Case` is.
+
+mod salesforce;
+mod servicenow;
+mod slack;
+
+use serde::Serialize;
+use std::collections::HashMap;
+
+pub use slack::{SlackAction, SlackParam, SLACK_ACTIONS};
+
+/// The kinds of system a `system` declaration can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SystemKind {
+    Salesforce,
+    ServiceNow,
+    Slack,
+}
+
+impl SystemKind {
+    pub const ALL: [SystemKind; 3] = [
+        SystemKind::Salesforce,
+        SystemKind::ServiceNow,
+        SystemKind::Slack,
+    ];
+
+    /// The name used in `system ALIAS: KIND`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SystemKind::Salesforce => "salesforce",
+            SystemKind::ServiceNow => "servicenow",
+            SystemKind::Slack => "slack",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<SystemKind> {
+        SystemKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The implicit id field every object of this platform has.
+    pub fn id_field(self) -> &'static str {
+        match self {
+            SystemKind::Salesforce => "Id",
+            SystemKind::ServiceNow => "sys_id",
+            SystemKind::Slack => "id",
+        }
+    }
+
+    /// Whether `name` follows the platform's rule for custom fields and objects
+    /// (Salesforce: ends in `__c`; ServiceNow: starts with `u_` or `x_`).
+    pub fn is_custom_name(self, name: &str) -> bool {
+        match self {
+            SystemKind::Salesforce => name.ends_with("__c") && name.len() > 3,
+            SystemKind::ServiceNow => {
+                (name.starts_with("u_") || name.starts_with("x_")) && name.len() > 2
+            }
+            SystemKind::Slack => false,
+        }
+    }
+}
+
+/// The type of a field, as the language sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum FieldType {
+    /// Free text, with the platform's maximum length when it has one.
+    Text { max_len: Option<u32> },
+    Number,
+    Bool,
+    Datetime,
+    /// The record's own id (Salesforce `Id`, ServiceNow `sys_id`).
+    Id,
+    /// A reference to a record of one of these objects (several for polymorphic references
+    /// such as `Task.WhatId`).
+    Ref { targets: Vec<String> },
+    /// A closed set of values; ServiceNow's integer choices are strings (`"1"`, `"-5"`).
+    Picklist { values: Vec<String> },
+}
+
+impl FieldType {
+    pub fn text() -> Self {
+        FieldType::Text { max_len: None }
+    }
+
+    pub fn text_n(n: u32) -> Self {
+        FieldType::Text { max_len: Some(n) }
+    }
+
+    pub fn reference(target: &str) -> Self {
+        FieldType::Ref {
+            targets: vec![target.to_string()],
+        }
+    }
+
+    pub fn picklist(values: &[&str]) -> Self {
+        FieldType::Picklist {
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    /// A short word for messages: `text`, `picklist`, `ref(Account)`.
+    pub fn describe(&self) -> String {
+        match self {
+            FieldType::Text { max_len: None } => "text".into(),
+            FieldType::Text { max_len: Some(n) } => format!("text({n})"),
+            FieldType::Number => "number".into(),
+            FieldType::Bool => "bool".into(),
+            FieldType::Datetime => "datetime".into(),
+            FieldType::Id => "id".into(),
+            FieldType::Ref { targets } => format!("ref({})", targets.join(" | ")),
+            FieldType::Picklist { .. } => "picklist".into(),
+        }
+    }
+}
+
+/// One field of an object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldDef {
+    pub name: String,
+    pub label: String,
+    pub ty: FieldType,
+    /// An external id or other stable key (`unique` in the language).
+    pub unique: bool,
+    /// Set by the platform, never by a client (ids, auto numbers, audit stamps, formulas).
+    pub read_only: bool,
+    /// A create without it fails (`REQUIRED_FIELD_MISSING` on Salesforce).
+    pub required: bool,
+    /// Derived field: the fields of the same record it is computed from (`from(...)`).
+    pub derived_from: Vec<String>,
+    /// For references: the name a path walks through (Salesforce `AccountId` -> `Account`;
+    /// ServiceNow walks use the field's own name).
+    pub relationship: Option<String>,
+    /// Whether the field came from the built-in catalogue (false for a spec's custom fields).
+    pub standard: bool,
+}
+
+impl FieldDef {
+    pub fn new(name: &str, label: &str, ty: FieldType) -> Self {
+        FieldDef {
+            name: name.to_string(),
+            label: label.to_string(),
+            ty,
+            unique: false,
+            read_only: false,
+            required: false,
+            derived_from: Vec::new(),
+            relationship: None,
+            standard: true,
+        }
+    }
+
+    pub fn unique(mut self) -> Self {
+        self.unique = true;
+        self
+    }
+
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    pub fn derived(mut self, from: &[&str]) -> Self {
+        self.derived_from = from.iter().map(|f| f.to_string()).collect();
+        self.read_only = true;
+        self
+    }
+
+    pub fn relationship(mut self, name: &str) -> Self {
+        self.relationship = Some(name.to_string());
+        self
+    }
+}
+
+/// One object (Salesforce sObject, ServiceNow table).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ObjectDef {
+    pub name: String,
+    pub label: String,
+    /// Salesforce: the 3-character id prefix (`500` for Case).
+    pub key_prefix: Option<String>,
+    /// The auto-number field and its format, e.g. `CaseNumber` / `{00000000}` or
+    /// `number` / `INC{0000000}`.
+    pub auto_number: Option<(String, String)>,
+    pub fields: Vec<FieldDef>,
+    pub standard: bool,
+}
+
+impl ObjectDef {
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The reference field a relationship name walks through (`Account` -> `AccountId`).
+    pub fn relationship(&self, name: &str) -> Option<&FieldDef> {
+        self.fields
+            .iter()
+            .find(|f| f.relationship.as_deref() == Some(name))
+    }
+}
+
+/// All objects of all platforms. Lookups are hash-based: checking a spec with many mappings
+/// never scans the catalogue.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    objects: HashMap<(SystemKind, String), ObjectDef>,
+}
+
+impl Catalog {
+    /// The platforms' standard objects.
+    pub fn builtin() -> Self {
+        let mut catalog = Catalog::default();
+        for object in salesforce::objects() {
+            catalog.insert(SystemKind::Salesforce, object);
+        }
+        for object in servicenow::objects() {
+            catalog.insert(SystemKind::ServiceNow, object);
+        }
+        catalog
+    }
+
+    pub fn insert(&mut self, kind: SystemKind, object: ObjectDef) {
+        self.objects.insert((kind, object.name.clone()), object);
+    }
+
+    pub fn object(&self, kind: SystemKind, name: &str) -> Option<&ObjectDef> {
+        self.objects.get(&(kind, name.to_string()))
+    }
+
+    pub fn object_mut(&mut self, kind: SystemKind, name: &str) -> Option<&mut ObjectDef> {
+        self.objects.get_mut(&(kind, name.to_string()))
+    }
+
+    /// Object names of one platform, sorted (for suggestions and listings).
+    pub fn object_names(&self, kind: SystemKind) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .objects
+            .keys()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| n.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+}
