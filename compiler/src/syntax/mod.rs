@@ -2,6 +2,7 @@
 //! `seam::syntax` diagnostic that says what was expected in the user's words.
 
 pub mod ast;
+pub mod template;
 
 use crate::diagnostic::Diagnostic;
 
