@@ -12,6 +12,8 @@ mod slack;
 use serde::Serialize;
 use std::collections::HashMap;
 
+pub use salesforce::EXTERNAL_POLYMORPHIC_TARGETS as SALESFORCE_EXTERNAL_TARGETS;
+pub use servicenow::TASK_TABLES as SERVICENOW_TASK_TABLES;
 pub use slack::{SlackAction, SlackParam, SLACK_ACTIONS};
 
 /// The kinds of system a `system` declaration can name.
@@ -70,7 +72,9 @@ impl SystemKind {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum FieldType {
     /// Free text, with the platform's maximum length when it has one.
-    Text { max_len: Option<u32> },
+    Text {
+        max_len: Option<u32>,
+    },
     Number,
     Bool,
     Datetime,
@@ -78,9 +82,13 @@ pub enum FieldType {
     Id,
     /// A reference to a record of one of these objects (several for polymorphic references
     /// such as `Task.WhatId`).
-    Ref { targets: Vec<String> },
+    Ref {
+        targets: Vec<String>,
+    },
     /// A closed set of values; ServiceNow's integer choices are strings (`"1"`, `"-5"`).
-    Picklist { values: Vec<String> },
+    Picklist {
+        values: Vec<String>,
+    },
 }
 
 impl FieldType {
@@ -253,3 +261,6 @@ impl Catalog {
         names
     }
 }
+
+#[cfg(test)]
+mod tests;
