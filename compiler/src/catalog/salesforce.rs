@@ -320,7 +320,7 @@ fn contact() -> ObjectDef {
         text("FirstName", "First Name", 40),
         text("LastName", "Last Name", 80).required(),
         // Compound name, concatenated by the platform.
-        text("Name", "Full Name", 121).derived(&["Salutation", "FirstName", "LastName"]),
+        text("Name", "Full Name", 121).derived(&["FirstName", "LastName"]),
         text("Email", "Email", 80),
         text("Phone", "Business Phone", 40),
         text("MobilePhone", "Mobile Phone", 40),
