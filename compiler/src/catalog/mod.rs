@@ -12,6 +12,8 @@ mod slack;
 use serde::Serialize;
 use std::collections::HashMap;
 
+pub use salesforce::EXTERNAL_POLYMORPHIC_TARGETS as SALESFORCE_EXTERNAL_TARGETS;
+pub use servicenow::TASK_TABLES as SERVICENOW_TASK_TABLES;
 pub use slack::{SlackAction, SlackParam, SLACK_ACTIONS};
 
 /// The kinds of system a `system` declaration can name.
@@ -349,3 +351,6 @@ impl Catalog {
         objects
     }
 }
+
+#[cfg(test)]
+mod tests;
