@@ -1,1 +1,34 @@
-fn main() {}
+//! `seam`: the command-line interface. Thin: each subcommand parses its flags in `cmd/` and
+//! hands the work to the crates (the compiler, the sandbox, the runtime).
+
+use seam::cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// A governed seam between Salesforce and ServiceNow.
+///
+/// Declare in a `.seam` file who owns each field, how the same customer is matched on both
+/// sides, which fields cross and which workflows run; `seam check` rejects conflicting owners
+/// and sync cycles before anything runs.
+#[derive(Parser)]
+#[command(name = "seam", version, propagate_version = true)]
+#[command(
+    after_help = "Examples:\n  seam check examples/case_incident.seam\n  seam check --format sarif specs/*.seam > seam.sarif"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Check(cmd::check::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => cmd::check::run(&args),
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per subcommand: flags (clap) and rendering, nothing else.
+
+pub mod check;
