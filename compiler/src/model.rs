@@ -367,9 +367,7 @@ impl Model {
     /// The catalogue entry of a resolved field.
     pub fn field_def(&self, field: &FieldRef) -> Option<&FieldDef> {
         let kind = self.kind(&field.system)?;
-        self.catalog
-            .object(kind, &field.object)?
-            .field(&field.field)
+        self.catalog.field(kind, &field.object, &field.field)
     }
 
     pub fn field_type(&self, field: &FieldRef) -> Option<&FieldType> {
