@@ -69,3 +69,5 @@ pub fn catalog_for_spec(src: &str) -> Result<catalog::Catalog, Vec<Diagnostic>> 
     }
     checked.model.map(|m| m.catalog).ok_or_else(Vec::new)
 }
+#[doc(hidden)]
+pub mod synthetic;
