@@ -316,3 +316,19 @@ fn duplicate_link_points_at_both() {
     assert_eq!(d.message, "link `ci` is declared twice");
     assert_eq!(d.labels.len(), 2);
 }
+
+#[test]
+fn a_key_written_id_first_or_reversed_targets_the_writable_side() {
+    // The link is written from the ServiceNow side: the seam writes `correlation_id`, never
+    // the platform-set `Case.Id`.
+    clean(
+        "own snow { incident.short_description }\nlink ic: snow.incident <-> sf.Case {\n  key snow.incident.correlation_id <-> sf.Case.Id\n  snow.incident.short_description -> sf.Case.Subject\n}",
+    );
+    assert_diag(
+        "own sf { Case.Subject }\nown snow { incident.correlation_id }\nlink ic: snow.incident <-> sf.Case {\n  key sf.Case.Id <-> snow.incident.correlation_id\n  sf.Case.Subject -> snow.incident.short_description\n}",
+        Code::OwnershipConflict,
+        "`snow.incident.correlation_id` has two owners",
+        "a link key is written once by the seam",
+        "incident.correlation_id",
+    );
+}
