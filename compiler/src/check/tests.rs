@@ -332,3 +332,24 @@ fn a_key_written_id_first_or_reversed_targets_the_writable_side() {
         "incident.correlation_id",
     );
 }
+
+#[test]
+fn a_typo_in_a_link_header_does_not_report_what_the_link_uses_as_unused() {
+    let (_, diags) = run(
+        "object sf.Case { Incident_Number__c: text }\nobject sf.Account { Key__c: text unique }\nobject snow.core_company { u_key: text unique }\nidentity customer = sf.Account.Key__c <-> snow.core_company.u_key\nown sf { Case.AccountId }\nown snow { incident.number }\nlink ci: sf.Cas <-> snow.incident {\n  key sf.Case.Id <-> snow.incident.correlation_id\n  sf.Case.AccountId -> snow.incident.company via customer\n  snow.incident.number -> sf.Case.Incident_Number__c\n}",
+    );
+    let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages, ["unknown object `sf.Cas`"]);
+}
+
+#[test]
+fn a_misspelt_via_or_field_does_not_report_the_meant_declaration_as_unused() {
+    let (_, diags) = run(
+        "object sf.Case { Incident_Number__c: text }\nobject sf.Account { Key__c: text unique }\nobject snow.core_company { u_key: text unique }\nidentity customer = sf.Account.Key__c <-> snow.core_company.u_key\nown sf { Case.AccountId }\nown snow { incident.number }\nlink ci: sf.Case <-> snow.incident {\n  key sf.Case.Id <-> snow.incident.correlation_id\n  sf.Case.AccountId -> snow.incident.company via custmer\n  snow.incident.number -> sf.Case.Incident_Numbr__c\n}",
+    );
+    let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["unknown identity `custmer`", "unknown field `sf.Case.Incident_Numbr__c`"]
+    );
+}
