@@ -240,7 +240,10 @@ fn conflicts(model: &Model, field: &FieldRef, list: &[Claim], out: &mut Vec<Diag
             )
             .with_label(second.label(field))
             .with_secondary(first.span, first.label(field))
-            .with_help("a replica has exactly one source: remove one of these mappings, or map into two different fields"),
+            .with_help(match first.kind {
+                ClaimKind::KeyTarget { .. } => "the key target is written once by the seam to remember the pair: map into another field",
+                _ => "a replica has exactly one source: remove one of these mappings, or map into two different fields",
+            }),
         );
     }
     for own in &owned {

@@ -372,6 +372,20 @@ fn a_misspelt_via_or_field_does_not_report_the_meant_declaration_as_unused() {
     let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(
         messages,
-        ["unknown identity `custmer`", "unknown field `sf.Case.Incident_Numbr__c`"]
+        [
+            "unknown identity `custmer`",
+            "unknown field `sf.Case.Incident_Numbr__c`"
+        ]
+    );
+}
+
+#[test]
+fn mapping_into_a_key_target_says_it_is_the_key() {
+    assert_diag(
+        "own sf { Case.Subject, Case.CaseNumber }\nlink ci: sf.Case <-> snow.incident {\n  key sf.Case.Id <-> snow.incident.correlation_id\n  sf.Case.CaseNumber -> snow.incident.correlation_id\n}",
+        Code::OwnershipConflict,
+        "`snow.incident.correlation_id` has two writers",
+        "the key target is written once by the seam",
+        "snow.incident.correlation_id",
     );
 }
