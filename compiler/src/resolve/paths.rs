@@ -284,9 +284,7 @@ impl Resolver {
             )
         } else {
             did_you_mean(&step.name, candidates.iter().map(String::as_str)).unwrap_or_else(|| {
-                format!(
-                    "walk a reference by its relationship name (Salesforce `AccountId` -> `Account`, `X__c` -> `X__r`; ServiceNow uses the field's name)"
-                )
+                "walk a reference by its relationship name (Salesforce `AccountId` -> `Account`, `X__c` -> `X__r`; ServiceNow uses the field's name)".to_string()
             })
         };
         self.error(
