@@ -70,7 +70,9 @@ impl SystemKind {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum FieldType {
     /// Free text, with the platform's maximum length when it has one.
-    Text { max_len: Option<u32> },
+    Text {
+        max_len: Option<u32>,
+    },
     Number,
     Bool,
     Datetime,
@@ -78,9 +80,13 @@ pub enum FieldType {
     Id,
     /// A reference to a record of one of these objects (several for polymorphic references
     /// such as `Task.WhatId`).
-    Ref { targets: Vec<String> },
+    Ref {
+        targets: Vec<String>,
+    },
     /// A closed set of values; ServiceNow's integer choices are strings (`"1"`, `"-5"`).
-    Picklist { values: Vec<String> },
+    Picklist {
+        values: Vec<String>,
+    },
 }
 
 impl FieldType {

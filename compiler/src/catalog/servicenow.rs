@@ -10,7 +10,11 @@ pub fn objects() -> Vec<ObjectDef> {
         auto_number: Some(("number".into(), "INC{0000000}".into())),
         fields: vec![
             FieldDef::new("sys_id", "Sys ID", FieldType::Id).read_only(),
-            FieldDef::new("short_description", "Short description", FieldType::text_n(160)),
+            FieldDef::new(
+                "short_description",
+                "Short description",
+                FieldType::text_n(160),
+            ),
         ],
         standard: true,
     }]

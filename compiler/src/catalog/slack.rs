@@ -21,19 +21,46 @@ pub const SLACK_ACTIONS: &[SlackAction] = &[
     SlackAction {
         name: "create_channel",
         method: "conversations.create",
-        params: &[SlackParam { name: "name", required: true }, SlackParam { name: "private", required: false }],
+        params: &[
+            SlackParam {
+                name: "name",
+                required: true,
+            },
+            SlackParam {
+                name: "private",
+                required: false,
+            },
+        ],
         returns_channel: true,
     },
     SlackAction {
         name: "post",
         method: "chat.postMessage",
-        params: &[SlackParam { name: "channel", required: true }, SlackParam { name: "text", required: true }],
+        params: &[
+            SlackParam {
+                name: "channel",
+                required: true,
+            },
+            SlackParam {
+                name: "text",
+                required: true,
+            },
+        ],
         returns_channel: false,
     },
     SlackAction {
         name: "invite",
         method: "conversations.invite",
-        params: &[SlackParam { name: "channel", required: true }, SlackParam { name: "users", required: true }],
+        params: &[
+            SlackParam {
+                name: "channel",
+                required: true,
+            },
+            SlackParam {
+                name: "users",
+                required: true,
+            },
+        ],
         returns_channel: false,
     },
 ];

@@ -223,7 +223,11 @@ pub struct WorkflowDecl {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Trigger {
     /// `on PATH becomes VALUE`
-    Becomes { path: Path, value: Literal, span: Span },
+    Becomes {
+        path: Path,
+        value: Literal,
+        span: Span,
+    },
     /// `on PATH changes`
     Changes { path: Path, span: Span },
     /// `on A.Obj created`
@@ -233,7 +237,11 @@ pub enum Trigger {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
     /// `open B.Obj via LINK`
-    Open { target: Path, link: Ident, span: Span },
+    Open {
+        target: Path,
+        link: Ident,
+        span: Span,
+    },
     /// `SYS.create Object { f = expr ... }`
     Create(RecordWrite),
     /// `SYS.update Object [via LINK] { f = expr ... }`
@@ -286,9 +294,16 @@ pub enum Expr {
     Literal(Literal),
     Path(Path),
     /// `env("VAR")`
-    Env { var: StrLit, span: Span },
+    Env {
+        var: StrLit,
+        span: Span,
+    },
     /// `fn(arg = expr, ...)` with a bare function name, e.g. `basic(user = env("U"), ...)`.
-    Func { name: Ident, args: Vec<NamedArg>, span: Span },
+    Func {
+        name: Ident,
+        args: Vec<NamedArg>,
+        span: Span,
+    },
 }
 
 impl Expr {
@@ -338,9 +353,18 @@ pub struct Duration {
 /// A condition: `open ... when`, workflow guards, `alert ... when`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cond {
-    Compare { left: Operand, op: CmpOp, right: Operand, span: Span },
+    Compare {
+        left: Operand,
+        op: CmpOp,
+        right: Operand,
+        span: Span,
+    },
     /// `operand in ["a", "b"]`
-    In { left: Operand, list: Vec<Literal>, span: Span },
+    In {
+        left: Operand,
+        list: Vec<Literal>,
+        span: Span,
+    },
     And(Box<Cond>, Box<Cond>, Span),
     Or(Box<Cond>, Box<Cond>, Span),
     Not(Box<Cond>, Span),
@@ -418,7 +442,11 @@ pub enum PolicyItem {
     /// `dead_letter = after retry`
     DeadLetter { span: Span },
     /// `alert STEP when CONDITION`
-    Alert { call: Call, condition: Cond, span: Span },
+    Alert {
+        call: Call,
+        condition: Cond,
+        span: Span,
+    },
     /// `reconcile = every D`
     Reconcile { every: Duration, span: Span },
     /// Any other `name = value`: reported by `resolve` as `seam::name::unknown`.
