@@ -1,27 +1,37 @@
-mod cmd;
+//! `seam`: the command-line interface. Thin: each subcommand parses its flags in `cmd/` and
+//! hands the work to the crates (the compiler, the sandbox, the runtime).
+
+use seam::cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-#[derive(Parser, Debug)]
+/// A governed seam between Salesforce and ServiceNow.
+///
+/// Declare in a `.seam` file who owns each field, how the same customer is matched on both
+/// sides, which fields cross and which workflows run; `seam check` rejects conflicting owners
+/// and sync cycles before anything runs.
+#[derive(Parser)]
+#[command(name = "seam", version, propagate_version = true)]
 #[command(
-    name = "seam",
-    version,
-    about = "A governed seam between Salesforce and ServiceNow"
+    after_help = "Examples:\n  seam check examples/case_incident.seam\n  seam check --format sarif specs/*.seam > seam.sarif"
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 enum Command {
+    Check(cmd::check::CheckArgs),
     /// Local emulators of Salesforce, ServiceNow and Slack, with webhooks and fault injection.
     Sandbox(cmd::sandbox::SandboxArgs),
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => cmd::check::run(&args),
         Command::Sandbox(args) => cmd::sandbox::run(args),
     }
 }

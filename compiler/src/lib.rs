@@ -12,3 +12,62 @@ pub mod syntax;
 pub use codes::Code;
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use span::{LineIndex, Span};
+pub mod check;
+pub mod model;
+pub mod resolve;
+mod suggest;
+
+use syntax::ast::SeamFile;
+
+/// The outcome of checking one file: the AST and model as far as they could be built, and every
+/// diagnostic, sorted by position.
+#[derive(Debug)]
+pub struct Checked {
+    pub file: Option<SeamFile>,
+    pub model: Option<model::Model>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses, resolves and checks one `.seam` file's text.
+pub fn check(src: &str) -> Checked {
+    let file = match syntax::parse(src) {
+        Ok(file) => file,
+        Err(d) => {
+            return Checked {
+                file: None,
+                model: None,
+                diagnostics: vec![d],
+            }
+        }
+    };
+    let (model, mut diagnostics) = resolve::resolve(&file);
+    diagnostics.extend(check::run(&model));
+    diagnostic::sort(&mut diagnostics);
+    Checked {
+        file: Some(file),
+        model: Some(model),
+        diagnostics,
+    }
+}
+
+/// The catalogue a spec describes: the built-in objects plus its `object` blocks. For the
+/// sandbox, which serves the same objects and fields the spec declares.
+pub fn catalog_for_spec(src: &str) -> Result<catalog::Catalog, Vec<Diagnostic>> {
+    let checked = check(src);
+    if checked.has_errors() {
+        return Err(checked
+            .diagnostics
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .collect());
+    }
+    checked.model.map(|m| m.catalog).ok_or_else(Vec::new)
+}
+#[doc(hidden)]
+pub mod synthetic;

@@ -107,8 +107,8 @@ pub fn apply_json(catalog: &mut Catalog, text: &str) -> Result<(), String> {
             for f in spec.fields {
                 fields.push(field(f)?);
             }
-            match catalog.object_mut(kind, &name) {
-                Some(obj) => {
+            match catalog.object(kind, &name).cloned() {
+                Some(mut obj) => {
                     for f in fields {
                         obj.fields.retain(|old| old.name != f.name);
                         obj.fields.push(f);
@@ -119,6 +119,7 @@ pub fn apply_json(catalog: &mut Catalog, text: &str) -> Result<(), String> {
                     if spec.auto_number.is_some() {
                         obj.auto_number = spec.auto_number;
                     }
+                    catalog.insert(kind, obj);
                 }
                 None => {
                     let mut all = vec![

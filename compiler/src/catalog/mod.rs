@@ -12,6 +12,8 @@ mod slack;
 use serde::Serialize;
 use std::collections::HashMap;
 
+pub use salesforce::EXTERNAL_POLYMORPHIC_TARGETS as SALESFORCE_EXTERNAL_TARGETS;
+pub use servicenow::TASK_TABLES as SERVICENOW_TASK_TABLES;
 pub use slack::{SlackAction, SlackParam, SLACK_ACTIONS};
 
 /// The kinds of system a `system` declaration can name.
@@ -215,11 +217,43 @@ impl ObjectDef {
     }
 }
 
-/// All objects of all platforms. Lookups are hash-based: checking a spec with many mappings
-/// never scans the catalogue.
+/// All objects of all platforms. Lookups are hash-based (objects and fields alike): checking a
+/// spec with many mappings never scans the catalogue.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
-    objects: HashMap<(SystemKind, String), ObjectDef>,
+    systems: HashMap<SystemKind, HashMap<String, Entry>>,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    def: ObjectDef,
+    /// field name -> index into `def.fields`
+    fields: HashMap<String, usize>,
+    /// relationship name -> index into `def.fields`
+    relationships: HashMap<String, usize>,
+}
+
+impl Entry {
+    fn new(def: ObjectDef) -> Self {
+        let mut entry = Entry {
+            def,
+            fields: HashMap::new(),
+            relationships: HashMap::new(),
+        };
+        entry.reindex();
+        entry
+    }
+
+    fn reindex(&mut self) {
+        self.fields.clear();
+        self.relationships.clear();
+        for (i, f) in self.def.fields.iter().enumerate() {
+            self.fields.insert(f.name.clone(), i);
+            if let Some(rel) = &f.relationship {
+                self.relationships.insert(rel.clone(), i);
+            }
+        }
+    }
 }
 
 impl Catalog {
@@ -235,27 +269,88 @@ impl Catalog {
         catalog
     }
 
+    /// Adds or replaces an object.
     pub fn insert(&mut self, kind: SystemKind, object: ObjectDef) {
-        self.objects.insert((kind, object.name.clone()), object);
+        self.systems
+            .entry(kind)
+            .or_default()
+            .insert(object.name.clone(), Entry::new(object));
     }
 
     pub fn object(&self, kind: SystemKind, name: &str) -> Option<&ObjectDef> {
-        self.objects.get(&(kind, name.to_string()))
+        self.entry(kind, name).map(|e| &e.def)
     }
 
-    pub fn object_mut(&mut self, kind: SystemKind, name: &str) -> Option<&mut ObjectDef> {
-        self.objects.get_mut(&(kind, name.to_string()))
+    fn entry(&self, kind: SystemKind, name: &str) -> Option<&Entry> {
+        self.systems.get(&kind)?.get(name)
+    }
+
+    pub fn field(&self, kind: SystemKind, object: &str, field: &str) -> Option<&FieldDef> {
+        let entry = self.entry(kind, object)?;
+        entry
+            .fields
+            .get(field)
+            .and_then(|&i| entry.def.fields.get(i))
+    }
+
+    /// The reference field a relationship name walks through (`Case` + `Account` -> `AccountId`).
+    pub fn relationship(&self, kind: SystemKind, object: &str, name: &str) -> Option<&FieldDef> {
+        let entry = self.entry(kind, object)?;
+        entry
+            .relationships
+            .get(name)
+            .and_then(|&i| entry.def.fields.get(i))
+    }
+
+    /// Adds a field to an object, or replaces the field of the same name. Returns false when
+    /// the object does not exist.
+    pub fn put_field(&mut self, kind: SystemKind, object: &str, field: FieldDef) -> bool {
+        let Some(entry) = self.systems.get_mut(&kind).and_then(|m| m.get_mut(object)) else {
+            return false;
+        };
+        match entry.fields.get(&field.name) {
+            Some(&i) => {
+                if let Some(slot) = entry.def.fields.get_mut(i) {
+                    *slot = field;
+                }
+            }
+            None => {
+                entry
+                    .fields
+                    .insert(field.name.clone(), entry.def.fields.len());
+                if let Some(rel) = &field.relationship {
+                    entry
+                        .relationships
+                        .insert(rel.clone(), entry.def.fields.len());
+                }
+                entry.def.fields.push(field);
+            }
+        }
+        true
     }
 
     /// Object names of one platform, sorted (for suggestions and listings).
     pub fn object_names(&self, kind: SystemKind) -> Vec<&str> {
         let mut names: Vec<&str> = self
-            .objects
-            .keys()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, n)| n.as_str())
-            .collect();
+            .systems
+            .get(&kind)
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
         names.sort_unstable();
         names
     }
+
+    /// Every object of one platform, sorted by name.
+    pub fn objects(&self, kind: SystemKind) -> Vec<&ObjectDef> {
+        let mut objects: Vec<&ObjectDef> = self
+            .systems
+            .get(&kind)
+            .map(|m| m.values().map(|e| &e.def).collect())
+            .unwrap_or_default();
+        objects.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        objects
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,288 @@
+//! Rule 4: the dependency graph — mappings, derived fields and workflows — has no cycle.
+//!
+//! Nodes are fields (and objects, for `created` triggers and `create` steps); only writes are
+//! edges (detail 9). Strongly connected components (Tarjan, linear) find every cycle; each is
+//! reported once, as the whole chain from its smallest node, with every edge labelled.
+
+use crate::codes::Code;
+use crate::diagnostic::Diagnostic;
+use crate::model::{FieldRef, Model, ObjRef, Step, Trigger};
+use crate::span::Span;
+use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+
+/// A node of the dependency graph.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GraphNode {
+    Field(FieldRef),
+    /// "a record of this object is created"
+    Object(ObjRef),
+}
+
+impl fmt::Display for GraphNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GraphNode::Field(field) => write!(f, "{field}"),
+            GraphNode::Object(obj) => write!(f, "{obj} (created)"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// `A -> B` in a link.
+    Mapping { link: String },
+    /// `from(...)`: the platform computes the target from the source.
+    Derived,
+    /// A workflow's trigger to what its steps write.
+    Workflow { workflow: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphEdge {
+    pub kind: EdgeKind,
+    /// Where the write is declared (no span for the catalogue's derivations).
+    pub span: Option<Span>,
+}
+
+impl GraphEdge {
+    fn describe(&self) -> String {
+        match &self.kind {
+            EdgeKind::Mapping { link } => format!("mapping in link `{link}`"),
+            EdgeKind::Derived => "derived by the platform".to_string(),
+            EdgeKind::Workflow { workflow } => format!("workflow `{workflow}`"),
+        }
+    }
+}
+
+/// The dependency graph of a model.
+pub fn dependency_graph(model: &Model) -> DiGraph<GraphNode, GraphEdge> {
+    let mut builder = Builder::default();
+    for link in &model.links {
+        for m in &link.mappings {
+            builder.edge(
+                GraphNode::Field(m.source.node.clone()),
+                GraphNode::Field(m.target.node.clone()),
+                EdgeKind::Mapping {
+                    link: link.name.clone(),
+                },
+                Some(m.span),
+            );
+        }
+    }
+    for w in &model.workflows {
+        let from = match &w.trigger {
+            Trigger::Becomes { field, .. } | Trigger::Changes { field } => {
+                GraphNode::Field(field.node.clone())
+            }
+            Trigger::Created { object } => GraphNode::Object(object.node.clone()),
+        };
+        let kind = || EdgeKind::Workflow {
+            workflow: w.name.clone(),
+        };
+        for step in &w.steps {
+            match step {
+                Step::Create {
+                    object,
+                    assignments,
+                    span,
+                } => {
+                    builder.edge(
+                        from.clone(),
+                        GraphNode::Object(object.node.clone()),
+                        kind(),
+                        Some(*span),
+                    );
+                    for a in assignments {
+                        builder.edge(
+                            from.clone(),
+                            GraphNode::Field(a.field.node.clone()),
+                            kind(),
+                            Some(a.span),
+                        );
+                    }
+                }
+                Step::Update { assignments, .. } => {
+                    for a in assignments {
+                        builder.edge(
+                            from.clone(),
+                            GraphNode::Field(a.field.node.clone()),
+                            kind(),
+                            Some(a.span),
+                        );
+                    }
+                }
+                Step::Open { link, span, .. } => {
+                    let Some(link) = model.links.get(*link) else {
+                        continue;
+                    };
+                    for m in &link.mappings {
+                        builder.edge(
+                            from.clone(),
+                            GraphNode::Field(m.target.node.clone()),
+                            kind(),
+                            Some(*span),
+                        );
+                    }
+                }
+                Step::Action { .. } => {}
+            }
+        }
+    }
+    // Derivations of every object the graph touches (e.g. incident.priority from urgency).
+    let objects: HashSet<ObjRef> = builder
+        .index
+        .keys()
+        .filter_map(|n| match n {
+            GraphNode::Field(f) => Some(f.object_ref()),
+            GraphNode::Object(_) => None,
+        })
+        .collect();
+    let mut objects: Vec<ObjRef> = objects.into_iter().collect();
+    objects.sort();
+    for obj in objects {
+        let Some(kind) = model.kind(&obj.system) else {
+            continue;
+        };
+        let Some(def) = model.catalog.object(kind, &obj.object) else {
+            continue;
+        };
+        for field in &def.fields {
+            for input in &field.derived_from {
+                builder.edge(
+                    GraphNode::Field(obj.field(input)),
+                    GraphNode::Field(obj.field(&field.name)),
+                    EdgeKind::Derived,
+                    None,
+                );
+            }
+        }
+    }
+    builder.graph
+}
+
+#[derive(Default)]
+struct Builder {
+    graph: DiGraph<GraphNode, GraphEdge>,
+    index: HashMap<GraphNode, NodeIndex>,
+}
+
+impl Builder {
+    fn node(&mut self, node: GraphNode) -> NodeIndex {
+        if let Some(&i) = self.index.get(&node) {
+            return i;
+        }
+        let i = self.graph.add_node(node.clone());
+        self.index.insert(node, i);
+        i
+    }
+
+    fn edge(&mut self, from: GraphNode, to: GraphNode, kind: EdgeKind, span: Option<Span>) {
+        let a = self.node(from);
+        let b = self.node(to);
+        self.graph.add_edge(a, b, GraphEdge { kind, span });
+    }
+}
+
+pub fn check(model: &Model) -> Vec<Diagnostic> {
+    let graph = dependency_graph(model);
+    let mut out = Vec::new();
+    for component in petgraph::algo::tarjan_scc(&graph) {
+        let cyclic = component.len() > 1
+            || component
+                .first()
+                .is_some_and(|&n| graph.find_edge(n, n).is_some());
+        if !cyclic {
+            continue;
+        }
+        if let Some(d) = report(&graph, &component) {
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// One cycle through the component, from its smallest node, as a diagnostic.
+fn report(graph: &DiGraph<GraphNode, GraphEdge>, component: &[NodeIndex]) -> Option<Diagnostic> {
+    let members: HashSet<NodeIndex> = component.iter().copied().collect();
+    let start = *component.iter().min_by_key(|&&n| &graph[n])?;
+    // Shortest way round: breadth-first from `start` back to `start`, inside the component.
+    let mut previous: HashMap<NodeIndex, petgraph::graph::EdgeIndex> = HashMap::new();
+    let mut queue = VecDeque::from([start]);
+    let mut closing = None;
+    'search: while let Some(n) = queue.pop_front() {
+        let mut edges: Vec<_> = graph.edges(n).collect();
+        edges.sort_by(|a, b| {
+            graph[petgraph::visit::EdgeRef::target(a)]
+                .cmp(&graph[petgraph::visit::EdgeRef::target(b)])
+        });
+        for e in edges {
+            use petgraph::visit::EdgeRef;
+            let t = e.target();
+            if t == start {
+                closing = Some(e.id());
+                break 'search;
+            }
+            if members.contains(&t) && !previous.contains_key(&t) {
+                previous.insert(t, e.id());
+                queue.push_back(t);
+            }
+        }
+    }
+    let mut path = vec![closing?];
+    let mut at = graph.edge_endpoints(closing?)?.0;
+    while at != start {
+        let e = *previous.get(&at)?;
+        path.push(e);
+        at = graph.edge_endpoints(e)?.0;
+    }
+    path.reverse();
+    let mut chain = vec![format!("`{}`", graph[start])];
+    for &e in &path {
+        chain.push(format!("`{}`", graph[graph.edge_endpoints(e)?.1]));
+    }
+    let spanned: Vec<_> = path
+        .iter()
+        .filter_map(|&e| graph[e].span.map(|s| (e, s)))
+        .collect();
+    let (_, primary) = *spanned.first()?;
+    let first_edge = path.first()?;
+    let mut d = Diagnostic::error(
+        Code::Cycle,
+        format!("sync cycle: {}", chain.join(" -> ")),
+        primary,
+    )
+    .with_label(describe_edge(graph, *first_edge)?);
+    for &(e, span) in spanned.iter().skip(1) {
+        d = d.with_secondary(span, describe_edge(graph, e)?);
+    }
+    let steps: Vec<String> = path
+        .iter()
+        .filter_map(|&e| describe_edge(graph, e))
+        .collect();
+    Some(d.with_help(format!(
+        "each write triggers the next until it comes back: an echo loop waiting to happen ({}); remove one of these writes or give the field a single owner",
+        steps.join("; ")
+    )))
+}
+
+fn describe_edge(
+    graph: &DiGraph<GraphNode, GraphEdge>,
+    e: petgraph::graph::EdgeIndex,
+) -> Option<String> {
+    let (a, b) = graph.edge_endpoints(e)?;
+    Some(format!(
+        "`{}` -> `{}`: {}",
+        short(&graph[a]),
+        short(&graph[b]),
+        graph[e].describe()
+    ))
+}
+
+fn short(node: &GraphNode) -> String {
+    match node {
+        GraphNode::Field(f) => format!("{}.{}", f.object, f.field),
+        GraphNode::Object(o) => format!("{} created", o.object),
+    }
+}

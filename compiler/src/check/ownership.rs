@@ -1,0 +1,275 @@
+//! Ownership rules 1-3 and the key rule (detail 8).
+//!
+//! Ownership is data: [`claims`] builds `field -> every claim on it` once (own blocks, mapping
+//! targets, link keys, workflow writes); the conflicts are then the fields with incompatible
+//! claims, each claim labelled where it was made.
+
+use crate::codes::Code;
+use crate::diagnostic::Diagnostic;
+use crate::model::{FieldRef, Model, Step};
+use crate::span::Span;
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClaimKind {
+    /// Listed in its system's `own` block (`star`: through `Object.*`).
+    Owned { star: bool },
+    /// The target of a mapping: a replica of `source`.
+    Replica { source: FieldRef, link: String },
+    /// The target side of a link key, written once by the seam.
+    KeyTarget { link: String },
+    /// Written by a workflow step.
+    WorkflowWrite { workflow: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claim {
+    pub kind: ClaimKind,
+    pub span: Span,
+}
+
+impl Claim {
+    fn label(&self, field: &FieldRef) -> String {
+        match &self.kind {
+            ClaimKind::Owned { star: false } => format!("owned by `{}` here", field.system),
+            ClaimKind::Owned { star: true } => {
+                format!(
+                    "owned by `{}` here (through `{}.*`)",
+                    field.system, field.object
+                )
+            }
+            ClaimKind::Replica { source, link } => {
+                format!("replica of `{source}` (link `{link}`)")
+            }
+            ClaimKind::KeyTarget { link } => format!("key of link `{link}`, written by the seam"),
+            ClaimKind::WorkflowWrite { workflow } => format!("written by workflow `{workflow}`"),
+        }
+    }
+}
+
+/// Every claim on every field, in source order per field.
+pub fn claims(model: &Model) -> HashMap<FieldRef, Vec<Claim>> {
+    let mut map: HashMap<FieldRef, Vec<Claim>> = HashMap::new();
+    for own in &model.owns {
+        map.entry(own.field.clone()).or_default().push(Claim {
+            kind: ClaimKind::Owned { star: own.star },
+            span: own.span,
+        });
+    }
+    for link in &model.links {
+        if let Some(key) = &link.key {
+            map.entry(key.right.node.clone()).or_default().push(Claim {
+                kind: ClaimKind::KeyTarget {
+                    link: link.name.clone(),
+                },
+                span: key.right.span,
+            });
+        }
+        for m in &link.mappings {
+            map.entry(m.target.node.clone()).or_default().push(Claim {
+                kind: ClaimKind::Replica {
+                    source: m.source.node.clone(),
+                    link: link.name.clone(),
+                },
+                span: m.target.span,
+            });
+        }
+    }
+    for workflow in &model.workflows {
+        for step in &workflow.steps {
+            let assignments = match step {
+                Step::Create { assignments, .. } | Step::Update { assignments, .. } => assignments,
+                _ => continue,
+            };
+            for a in assignments {
+                map.entry(a.field.node.clone()).or_default().push(Claim {
+                    kind: ClaimKind::WorkflowWrite {
+                        workflow: workflow.name.clone(),
+                    },
+                    span: a.field.span,
+                });
+            }
+        }
+    }
+    for list in map.values_mut() {
+        list.sort_by_key(|c| c.span);
+    }
+    map
+}
+
+pub fn check(model: &Model) -> Vec<Diagnostic> {
+    let claims = claims(model);
+    let mut out = Vec::new();
+    not_owner(model, &claims, &mut out);
+    let mut fields: Vec<(&FieldRef, &Vec<Claim>)> = claims.iter().collect();
+    fields.sort_by_key(|(f, _)| *f);
+    for (field, list) in fields {
+        conflicts(model, field, list, &mut out);
+    }
+    out
+}
+
+/// Rule 1: a field that crosses the seam must be owned by its own system.
+fn not_owner(model: &Model, claims: &HashMap<FieldRef, Vec<Claim>>, out: &mut Vec<Diagnostic>) {
+    for link in &model.links {
+        for m in &link.mappings {
+            let source = &m.source.node;
+            let on_source = claims.get(source);
+            let owned = on_source
+                .is_some_and(|l| l.iter().any(|c| matches!(c.kind, ClaimKind::Owned { .. })));
+            if owned {
+                continue;
+            }
+            let replica_of = on_source.and_then(|l| {
+                l.iter().find_map(|c| match &c.kind {
+                    ClaimKind::Replica { source, .. } => Some(source.clone()),
+                    _ => None,
+                })
+            });
+            let help = match replica_of {
+                Some(origin) => format!(
+                    "`{source}` is itself a replica of `{origin}`: map from `{origin}` instead, or make `{}` the owner",
+                    source.system
+                ),
+                None => format!(
+                    "add `{}.{}` to `own {} {{ ... }}`, or map from the system that owns it",
+                    source.object, source.field, source.system
+                ),
+            };
+            out.push(
+                Diagnostic::error(
+                    Code::OwnershipNotOwner,
+                    format!(
+                        "`{source}` crosses the seam but `{}` does not own it",
+                        source.system
+                    ),
+                    m.source.span,
+                )
+                .with_label(format!("mapped to `{}` here", m.target.node))
+                .with_help(help),
+            );
+        }
+    }
+}
+
+/// Rule 3 and detail 8: one owner and one writer per field.
+fn conflicts(model: &Model, field: &FieldRef, list: &[Claim], out: &mut Vec<Diagnostic>) {
+    let is = |c: &Claim, k: fn(&ClaimKind) -> bool| k(&c.kind);
+    let replicas: Vec<&Claim> = list
+        .iter()
+        .filter(|c| is(c, |k| matches!(k, ClaimKind::Replica { .. })))
+        .collect();
+    let keys: Vec<&Claim> = list
+        .iter()
+        .filter(|c| is(c, |k| matches!(k, ClaimKind::KeyTarget { .. })))
+        .collect();
+    let owned: Vec<&Claim> = list
+        .iter()
+        .filter(|c| is(c, |k| matches!(k, ClaimKind::Owned { .. })))
+        .collect();
+    let writes: Vec<&Claim> = list
+        .iter()
+        .filter(|c| is(c, |k| matches!(k, ClaimKind::WorkflowWrite { .. })))
+        .collect();
+
+    // Fields the platform computes or sets cannot be written by anyone.
+    if let Some(def) = model.field_def(field) {
+        if def.read_only {
+            let why = if def.derived_from.is_empty() {
+                "the platform sets it".to_string()
+            } else {
+                format!(
+                    "the platform computes it from {}",
+                    def.derived_from
+                        .iter()
+                        .map(|f| format!("`{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            for c in replicas.iter().chain(keys.iter()).chain(writes.iter()) {
+                let help = if def.derived_from.is_empty() {
+                    "write a field the platform lets clients write".to_string()
+                } else {
+                    format!(
+                        "write its inputs instead ({}); the platform derives it",
+                        def.derived_from.join(", ")
+                    )
+                };
+                out.push(
+                    Diagnostic::error(
+                        Code::OwnershipConflict,
+                        format!("`{field}` is read-only: {why}"),
+                        c.span,
+                    )
+                    .with_label(c.label(field))
+                    .with_help(help),
+                );
+            }
+            return;
+        }
+    }
+
+    // The seam's writes (replicas, keys) against each other and against owners and workflows.
+    let seam_writes: Vec<&Claim> = keys.iter().chain(replicas.iter()).copied().collect();
+    let mut seam_sorted = seam_writes.clone();
+    seam_sorted.sort_by_key(|c| c.span);
+    let Some(first) = seam_sorted.first() else {
+        return;
+    };
+    for second in seam_sorted.iter().skip(1) {
+        out.push(
+            Diagnostic::error(
+                Code::OwnershipConflict,
+                format!("`{field}` has two writers"),
+                second.span,
+            )
+            .with_label(second.label(field))
+            .with_secondary(first.span, first.label(field))
+            .with_help("a replica has exactly one source: remove one of these mappings, or map into two different fields"),
+        );
+    }
+    for own in &owned {
+        let help = match &first.kind {
+            ClaimKind::KeyTarget { .. } => format!(
+                "a link key is written once by the seam and needs no owner: remove `{}.{}` from `own {}`",
+                field.object, field.field, field.system
+            ),
+            _ if own.kind == (ClaimKind::Owned { star: true }) => format!(
+                "`{}.*` also claims this replica: list `{}`'s owned fields one by one, leaving out `{}`",
+                field.object, field.object, field.field
+            ),
+            _ => format!(
+                "a replica is owned by its source's system: remove `{}.{}` from `own {}`, or drop the mapping",
+                field.object, field.field, field.system
+            ),
+        };
+        out.push(
+            Diagnostic::error(
+                Code::OwnershipConflict,
+                format!("`{field}` has two owners"),
+                own.span,
+            )
+            .with_label(own.label(field))
+            .with_secondary(first.span, first.label(field))
+            .with_help(help),
+        );
+    }
+    for w in &writes {
+        out.push(
+            Diagnostic::error(
+                Code::OwnershipConflict,
+                format!("`{field}` is written by a workflow but is kept by the seam"),
+                w.span,
+            )
+            .with_label(w.label(field))
+            .with_secondary(first.span, first.label(field))
+            .with_help(match &first.kind {
+                ClaimKind::Replica { source, .. } => format!(
+                    "a replica is read-only for everyone but the seam: write its source `{source}` instead"
+                ),
+                _ => "a link key is written once by the seam: do not assign it in a step".to_string(),
+            }),
+        );
+    }
+}

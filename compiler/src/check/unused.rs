@@ -1,0 +1,152 @@
+//! `seam::unused` (warning): a declared custom field that nothing references, or an identity no
+//! `via` names (detail 15).
+
+use crate::codes::Code;
+use crate::diagnostic::Diagnostic;
+use crate::model::{Cond, FieldRef, Model, Operand, Step, TemplatePart, Trigger, Value, ValuePath};
+use std::collections::HashSet;
+
+pub fn check(model: &Model) -> Vec<Diagnostic> {
+    let used = referenced_fields(model);
+    let mut out = Vec::new();
+    for custom in &model.custom_fields {
+        if !used.contains(&custom.field) {
+            out.push(
+                Diagnostic::warning(
+                    Code::Unused,
+                    format!("custom field `{}` is never used", custom.field),
+                    custom.span,
+                )
+                .with_label("declared here")
+                .with_help("map it, key on it, use it in a workflow, or remove the declaration"),
+            );
+        }
+    }
+    let via: HashSet<usize> = model
+        .links
+        .iter()
+        .flat_map(|l| {
+            l.mappings
+                .iter()
+                .filter_map(|m| m.via.as_ref().map(|v| v.node))
+        })
+        .collect();
+    for (i, identity) in model.identities.iter().enumerate() {
+        if !via.contains(&i) {
+            out.push(
+                Diagnostic::warning(Code::Unused, format!("identity `{}` is never used", identity.name), identity.name_span)
+                    .with_label("no mapping translates through it")
+                    .with_help(format!("use it in a mapping (`sf.Case.AccountId -> snow.incident.company via {}`) or remove it", identity.name)),
+            );
+        }
+    }
+    out
+}
+
+/// Every field the spec references anywhere (own entries, identities, keys, mappings,
+/// conditions, triggers, steps, templates, derivations).
+pub fn referenced_fields(model: &Model) -> HashSet<FieldRef> {
+    let mut used = HashSet::new();
+    for own in model.owns.iter().filter(|o| !o.star) {
+        used.insert(own.field.clone());
+    }
+    for identity in &model.identities {
+        used.insert(identity.left.node.clone());
+        used.insert(identity.right.node.clone());
+    }
+    for link in &model.links {
+        if let Some(key) = &link.key {
+            used.insert(key.left.node.clone());
+            used.insert(key.right.node.clone());
+        }
+        for m in &link.mappings {
+            used.insert(m.source.node.clone());
+            used.insert(m.target.node.clone());
+        }
+        for open in &link.opens {
+            cond(&open.condition, &mut used);
+        }
+    }
+    for w in &model.workflows {
+        match &w.trigger {
+            Trigger::Becomes { field, .. } | Trigger::Changes { field } => {
+                used.insert(field.node.clone());
+            }
+            Trigger::Created { .. } => {}
+        }
+        if let Some(g) = &w.guard {
+            cond(g, &mut used);
+        }
+        for step in &w.steps {
+            match step {
+                Step::Create { assignments, .. } | Step::Update { assignments, .. } => {
+                    for a in assignments {
+                        used.insert(a.field.node.clone());
+                        value(&a.value, &mut used);
+                    }
+                }
+                Step::Action { args, .. } => args.iter().for_each(|a| value(&a.value, &mut used)),
+                Step::Open { .. } => {}
+            }
+        }
+    }
+    for alert in &model.policy.alerts {
+        cond(&alert.condition, &mut used);
+        alert.args.iter().for_each(|a| value(&a.value, &mut used));
+    }
+    for obj_kind in &model.systems {
+        for obj in model.catalog.objects(obj_kind.kind) {
+            for f in obj.fields.iter().filter(|f| !f.derived_from.is_empty()) {
+                for input in &f.derived_from {
+                    used.insert(FieldRef {
+                        system: obj_kind.alias.clone(),
+                        object: obj.name.clone(),
+                        field: input.clone(),
+                    });
+                }
+            }
+        }
+    }
+    used
+}
+
+fn path(p: &ValuePath, used: &mut HashSet<FieldRef>) {
+    used.extend(p.walk.iter().cloned());
+    used.insert(p.field.clone());
+}
+
+fn value(v: &Value, used: &mut HashSet<FieldRef>) {
+    match v {
+        Value::Path(p) => path(p, used),
+        Value::Template(t) => {
+            for part in &t.parts {
+                if let TemplatePart::Path(p) = part {
+                    path(p, used);
+                }
+            }
+        }
+        Value::Literal(_) | Value::Binding(_) => {}
+    }
+}
+
+fn cond(c: &Cond, used: &mut HashSet<FieldRef>) {
+    match c {
+        Cond::Compare { left, right, .. } => {
+            for o in [left, right] {
+                if let Operand::Path(p) = o {
+                    path(p, used);
+                }
+            }
+        }
+        Cond::In { left, .. } => {
+            if let Operand::Path(p) = left {
+                path(p, used);
+            }
+        }
+        Cond::And(a, b) | Cond::Or(a, b) => {
+            cond(a, used);
+            cond(b, used);
+        }
+        Cond::Not(x) => cond(x, used),
+    }
+}

@@ -1,0 +1,378 @@
+//! The resolved spec: every name looked up, every path turned into a [`FieldRef`] with a known
+//! type. `resolve` builds it from the AST; the checks and the Plan read only this.
+//!
+//! INVARIANT: everything in a [`Model`] resolved. Items whose names did not resolve were reported
+//! by `resolve` and left out, so one typo gives one diagnostic, not a cascade.
+
+use crate::catalog::{Catalog, FieldDef, FieldType, SystemKind};
+use crate::span::Span;
+use crate::syntax::ast;
+use std::collections::HashMap;
+use std::fmt;
+
+/// An object of a declared system: `sf.Case`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjRef {
+    pub system: String,
+    pub object: String,
+}
+
+impl ObjRef {
+    pub fn field(&self, field: &str) -> FieldRef {
+        FieldRef {
+            system: self.system.clone(),
+            object: self.object.clone(),
+            field: field.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ObjRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.system, self.object)
+    }
+}
+
+/// A field of an object of a declared system: `sf.Case.Subject`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldRef {
+    pub system: String,
+    pub object: String,
+    pub field: String,
+}
+
+impl FieldRef {
+    pub fn object_ref(&self) -> ObjRef {
+        ObjRef {
+            system: self.system.clone(),
+            object: self.object.clone(),
+        }
+    }
+}
+
+impl fmt::Display for FieldRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.system, self.object, self.field)
+    }
+}
+
+/// A resolved thing together with the span of the text that named it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spanned<T> {
+    pub node: T,
+    pub span: Span,
+}
+
+/// A path that reads a value, possibly walking references: `sf.Case.Account.Tier__c` is the
+/// field `sf.Account.Tier__c` reached from `sf.Case` through `sf.Case.AccountId`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValuePath {
+    /// The object the path starts at.
+    pub root: ObjRef,
+    /// The reference fields walked, in order (empty for a plain field).
+    pub walk: Vec<FieldRef>,
+    /// The field read at the end.
+    pub field: FieldRef,
+    pub ty: FieldType,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct System {
+    pub alias: String,
+    pub kind: SystemKind,
+    pub decl: ast::SystemDecl,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Identity {
+    pub name: String,
+    pub name_span: Span,
+    pub left: Spanned<FieldRef>,
+    pub right: Spanned<FieldRef>,
+    pub span: Span,
+}
+
+/// One field claimed by an `own` block (a `*` entry claims every field of the object).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnClaim {
+    pub field: FieldRef,
+    pub span: Span,
+    pub star: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub name: String,
+    pub name_span: Span,
+    pub left: Spanned<ObjRef>,
+    pub right: Spanned<ObjRef>,
+    pub key: Option<LinkKey>,
+    pub opens: Vec<Open>,
+    pub mappings: Vec<Mapping>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkKey {
+    pub left: Spanned<FieldRef>,
+    pub right: Spanned<FieldRef>,
+    pub span: Span,
+}
+
+/// `open B.Obj when CONDITION`: create the twin on `target` when the other side matches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Open {
+    pub target: Spanned<ObjRef>,
+    pub condition: Cond,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mapping {
+    pub link: String,
+    pub source: Spanned<FieldRef>,
+    pub target: Spanned<FieldRef>,
+    pub map: Option<ast::ValueMap>,
+    /// The identity named by `via`, by index into [`Model::identities`].
+    pub via: Option<Spanned<usize>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workflow {
+    pub name: String,
+    pub name_span: Span,
+    pub trigger: Trigger,
+    pub guard: Option<Cond>,
+    pub steps: Vec<Step>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trigger {
+    Becomes {
+        field: Spanned<FieldRef>,
+        value: ast::Literal,
+    },
+    Changes {
+        field: Spanned<FieldRef>,
+    },
+    Created {
+        object: Spanned<ObjRef>,
+    },
+}
+
+impl Trigger {
+    pub fn object(&self) -> ObjRef {
+        match self {
+            Trigger::Becomes { field, .. } | Trigger::Changes { field } => field.node.object_ref(),
+            Trigger::Created { object } => object.node.clone(),
+        }
+    }
+
+    pub fn span(&self) -> Span {
+        match self {
+            Trigger::Becomes { field, .. } | Trigger::Changes { field } => field.span,
+            Trigger::Created { object } => object.span,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// `open B.Obj via LINK`: the twin through the link (index into [`Model::links`]).
+    Open {
+        target: Spanned<ObjRef>,
+        link: usize,
+        span: Span,
+    },
+    /// `SYS.create Obj { ... }`
+    Create {
+        object: Spanned<ObjRef>,
+        assignments: Vec<Assignment>,
+        span: Span,
+    },
+    /// `SYS.update Obj { ... }`: the trigger record, or its twin through `link`.
+    Update {
+        object: Spanned<ObjRef>,
+        link: Option<usize>,
+        assignments: Vec<Assignment>,
+        span: Span,
+    },
+    /// `[let NAME =] SYS.action(...)`
+    Action {
+        binding: Option<Spanned<String>>,
+        system: String,
+        action: String,
+        args: Vec<Arg>,
+        span: Span,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assignment {
+    pub field: Spanned<FieldRef>,
+    pub value: Value,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arg {
+    pub name: String,
+    pub value: Value,
+    pub span: Span,
+}
+
+/// A value in a workflow step or an alert.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Literal(ast::Literal),
+    /// A string with `{...}` holes.
+    Template(Template),
+    Path(ValuePath),
+    /// A `let` name bound by an earlier step.
+    Binding(Spanned<String>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Template {
+    pub parts: Vec<TemplatePart>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TemplatePart {
+    Text(String),
+    Path(ValuePath),
+    Binding(Spanned<String>),
+    Metric(Spanned<Metric>),
+}
+
+/// A runtime figure the policy's alerts can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Number of dead letters.
+    DeadLetter,
+    /// Age of the oldest pending event (a duration).
+    Lag,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 2] = [Metric::DeadLetter, Metric::Lag];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::DeadLetter => "dead_letter",
+            Metric::Lag => "lag",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    Compare {
+        left: Operand,
+        op: ast::CmpOp,
+        right: Operand,
+        span: Span,
+    },
+    In {
+        left: Operand,
+        list: Vec<ast::Literal>,
+        span: Span,
+    },
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    Path(ValuePath),
+    Metric(Spanned<Metric>),
+    Literal(ast::Literal),
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Policy {
+    pub retry: Option<Retry>,
+    pub dead_letter_after_retry: bool,
+    pub alerts: Vec<Alert>,
+    pub reconcile_every_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retry {
+    pub attempts: u32,
+    pub backoff_ms: Option<(u64, u64)>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    pub system: String,
+    pub action: String,
+    pub args: Vec<Arg>,
+    pub condition: Cond,
+    pub span: Span,
+}
+
+/// A custom field a spec declared (for the unused-declaration warning).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomField {
+    pub field: FieldRef,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    pub name: Option<String>,
+    pub systems: Vec<System>,
+    /// The built-in catalogue merged with the spec's `object` blocks.
+    pub catalog: Catalog,
+    pub custom_fields: Vec<CustomField>,
+    pub identities: Vec<Identity>,
+    pub owns: Vec<OwnClaim>,
+    pub links: Vec<Link>,
+    pub workflows: Vec<Workflow>,
+    pub policy: Policy,
+    system_index: HashMap<String, usize>,
+}
+
+impl Model {
+    pub fn with_catalog(catalog: Catalog) -> Self {
+        Model {
+            catalog,
+            ..Model::default()
+        }
+    }
+
+    pub fn add_system(&mut self, system: System) {
+        self.system_index
+            .insert(system.alias.clone(), self.systems.len());
+        self.systems.push(system);
+    }
+
+    pub fn system(&self, alias: &str) -> Option<&System> {
+        self.system_index
+            .get(alias)
+            .and_then(|&i| self.systems.get(i))
+    }
+
+    pub fn kind(&self, alias: &str) -> Option<SystemKind> {
+        self.system(alias).map(|s| s.kind)
+    }
+
+    /// The catalogue entry of a resolved field.
+    pub fn field_def(&self, field: &FieldRef) -> Option<&FieldDef> {
+        let kind = self.kind(&field.system)?;
+        self.catalog
+            .object(kind, &field.object)?
+            .field(&field.field)
+    }
+
+    pub fn field_type(&self, field: &FieldRef) -> Option<&FieldType> {
+        self.field_def(field).map(|f| &f.ty)
+    }
+}
