@@ -120,3 +120,55 @@ pub fn as_text(v: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// Recomputes the derived fields the sandbox can compute on its own (text joined from text
+/// fields, e.g. `Contact.Name` from `FirstName LastName`, `sys_user.name`; `IsClosed` from a
+/// `Status` of `Closed`). Returns the fields whose value changed. `null_when_empty`: Salesforce
+/// keeps an empty value as null, ServiceNow as "".
+pub fn derive(
+    def: &seam_compiler::catalog::ObjectDef,
+    rec: &mut Record,
+    null_when_empty: bool,
+) -> Vec<String> {
+    use seam_compiler::catalog::FieldType;
+    let mut changed = Vec::new();
+    for f in def.fields.iter().filter(|f| !f.derived_from.is_empty()) {
+        let new = match &f.ty {
+            FieldType::Text { .. } => {
+                let all_text = f.derived_from.iter().all(|s| {
+                    def.field(s)
+                        .is_some_and(|d| matches!(d.ty, FieldType::Text { .. }))
+                });
+                if !all_text {
+                    continue;
+                }
+                let parts: Vec<String> = f
+                    .derived_from
+                    .iter()
+                    .map(|s| rec.get(s).map(as_text).unwrap_or_default())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                let joined = parts.join(" ");
+                if joined.is_empty() && null_when_empty {
+                    Value::Null
+                } else {
+                    Value::String(joined)
+                }
+            }
+            FieldType::Bool if f.name == "IsClosed" => {
+                let closed = rec.get("Status").and_then(Value::as_str) == Some("Closed");
+                if null_when_empty {
+                    Value::Bool(closed)
+                } else {
+                    Value::String(closed.to_string())
+                }
+            }
+            _ => continue,
+        };
+        if rec.get(&f.name) != Some(&new) {
+            rec.insert(f.name.clone(), new);
+            changed.push(f.name.clone());
+        }
+    }
+    changed
+}

@@ -1,7 +1,12 @@
 //! Unit tests per check: each asserts the code, the message, the help and the underlined text
 //! of the diagnostic it expects, so a regression in any of them fails.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
@@ -172,7 +177,8 @@ workflow w {
     assert!(help.contains("mapping in link `ci`"), "{help}");
     assert!(help.contains("derived by the platform"), "{help}");
     assert!(help.contains("workflow `w`"), "{help}");
-    assert!(underlined(&src, &Diagnostic { ..d.clone() }).starts_with("sf.Case.Priority -> snow.incident.impact"));
+    assert!(underlined(&src, &Diagnostic { ..d.clone() })
+        .starts_with("sf.Case.Priority -> snow.incident.impact"));
 }
 
 #[test]
@@ -277,8 +283,13 @@ fn literal_secret_never_echoes_the_value() {
         "system x: servicenow { url = \"https://x\" auth = basic(user = env(\"U\"), password = \"hunter2\") }",
         Code::SecretLiteral,
     );
-    assert_eq!(d.message, "credential `password` of system `x` is written as a literal");
-    assert!(!d.message.contains("hunter2") && !d.help.clone().unwrap_or_default().contains("hunter2"));
+    assert_eq!(
+        d.message,
+        "credential `password` of system `x` is written as a literal"
+    );
+    assert!(
+        !d.message.contains("hunter2") && !d.help.clone().unwrap_or_default().contains("hunter2")
+    );
     assert_eq!(underlined(&src, &d), "\"hunter2\"");
 }
 
@@ -290,9 +301,14 @@ fn unused_custom_field_and_identity_warn() {
     let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(
         messages,
-        ["custom field `sf.Case.Spare__c` is never used", "identity `customer` is never used"]
+        [
+            "custom field `sf.Case.Spare__c` is never used",
+            "identity `customer` is never used"
+        ]
     );
-    assert!(diags.iter().all(|d| d.code == Code::Unused && !d.is_error()));
+    assert!(diags
+        .iter()
+        .all(|d| d.code == Code::Unused && !d.is_error()));
 }
 
 #[test]
@@ -300,8 +316,15 @@ fn unknown_field_suggests_the_nearest_and_does_not_cascade() {
     let (src, diags) = run(
         "own sf { Case.Subjct }\nlink ci: sf.Case <-> snow.incident {\n  key sf.Case.Id <-> snow.incident.correlation_id\n  sf.Case.Subjct -> snow.incident.short_description\n}",
     );
-    assert!(diags.iter().all(|d| d.code == Code::NameUnknown), "{diags:#?}");
-    assert_eq!(diags.len(), 2, "one per mention, no follow-on errors: {diags:#?}");
+    assert!(
+        diags.iter().all(|d| d.code == Code::NameUnknown),
+        "{diags:#?}"
+    );
+    assert_eq!(
+        diags.len(),
+        2,
+        "one per mention, no follow-on errors: {diags:#?}"
+    );
     assert_eq!(diags[0].message, "unknown field `sf.Case.Subjct`");
     assert_eq!(diags[0].help.as_deref(), Some("did you mean `Subject`?"));
     assert_eq!(underlined(&src, &diags[0]), "Subjct");

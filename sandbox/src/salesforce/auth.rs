@@ -55,7 +55,7 @@ pub async fn token(
         "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
             let assertion = param(&params, "assertion").unwrap_or("");
             if let Err(r) = check_jwt(&sf, assertion) {
-                return r;
+                return *r;
             }
         }
         "" => return oauth_error("unsupported_grant_type", "grant type not supported"),
@@ -86,7 +86,7 @@ pub async fn token(
     .into_response()
 }
 
-fn check_jwt(sf: &SfState, assertion: &str) -> Result<(), Response> {
+fn check_jwt(sf: &SfState, assertion: &str) -> Result<(), Box<Response>> {
     let claims = assertion
         .split('.')
         .nth(1)
@@ -97,25 +97,28 @@ fn check_jwt(sf: &SfState, assertion: &str) -> Result<(), Response> {
         })
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
     let Some(claims) = claims else {
-        return Err(oauth_error("invalid_grant", "invalid assertion"));
+        return Err(Box::new(oauth_error("invalid_grant", "invalid assertion")));
     };
     let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
     if !same(iss, &sf.creds.sf_client_id) {
-        return Err(oauth_error(
+        return Err(Box::new(oauth_error(
             "invalid_client_id",
             "client identifier invalid",
-        ));
+        )));
     }
     if exp < chrono::Utc::now().timestamp() {
-        return Err(oauth_error("invalid_grant", "expired authorization code"));
+        return Err(Box::new(oauth_error(
+            "invalid_grant",
+            "expired authorization code",
+        )));
     }
     if !same(sub, &sf.creds.sf_username) {
-        return Err(oauth_error(
+        return Err(Box::new(oauth_error(
             "invalid_grant",
             "user hasn't approved this consumer",
-        ));
+        )));
     }
     Ok(())
 }

@@ -245,7 +245,8 @@ impl Parser {
                 let desc = if self.kw("DESC") {
                     true
                 } else {
-                    self.kw("ASC") && false
+                    self.kw("ASC");
+                    false
                 };
                 let mut nulls_last = desc;
                 if self.kw("NULLS") {

@@ -385,6 +385,7 @@ pub fn create(
         if meta.field("OwnerId").is_some() && rec.get("OwnerId").is_none_or(Value::is_null) {
             rec.insert("OwnerId".into(), json!(sf.user_id));
         }
+        crate::store::derive(&meta.def, &mut rec, true);
         rec.insert("Id".into(), json!(id));
         rec.insert("IsDeleted".into(), json!(false));
         for f in ["CreatedDate", "LastModifiedDate", "SystemModstamp"] {
@@ -431,6 +432,10 @@ fn apply_update(
                 payload.insert(k.clone(), v.clone());
                 rec.insert(k, v);
             }
+        }
+        for k in crate::store::derive(&meta.def, rec, true) {
+            payload.insert(k.clone(), rec.get(&k).cloned().unwrap_or(Value::Null));
+            changed.push(k);
         }
         rec.insert("LastModifiedDate".into(), json!(now));
         rec.insert("LastModifiedById".into(), json!(sf.user_id));

@@ -95,6 +95,7 @@ fn apply(
         }
         rec.insert(k, Value::String(s));
     }
+    crate::store::derive(&meta.def, rec, false);
     if meta.priority_matrix {
         let i = rec.get("impact").map(as_text).unwrap_or_default();
         let u = rec.get("urgency").map(as_text).unwrap_or_default();
