@@ -25,13 +25,13 @@ struct Cli {
 enum Command {
     Check(cmd::check::CheckArgs),
     /// Local emulators of Salesforce, ServiceNow and Slack, with webhooks and fault injection.
-    Sandbox(cmd::sandbox::SandboxArgs),
+    Sandbox(Box<cmd::sandbox::SandboxArgs>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => cmd::check::run(&args),
-        Command::Sandbox(args) => cmd::sandbox::run(args),
+        Command::Sandbox(args) => cmd::sandbox::run(*args),
     }
 }
