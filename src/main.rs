@@ -24,11 +24,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Check(cmd::check::CheckArgs),
+    /// Local emulators of Salesforce, ServiceNow and Slack, with webhooks and fault injection.
+    Sandbox(Box<cmd::sandbox::SandboxArgs>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => cmd::check::run(&args),
+        Command::Sandbox(args) => cmd::sandbox::run(*args),
     }
 }

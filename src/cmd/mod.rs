@@ -1,3 +1,4 @@
 //! One module per subcommand: flags (clap) and rendering, nothing else.
 
 pub mod check;
+pub mod sandbox;

@@ -1,0 +1,169 @@
+//! Small helpers shared by the emulators: time formats, ids, auth headers.
+
+use axum::http::HeaderMap;
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use rand::Rng;
+use std::net::SocketAddr;
+
+/// Random lowercase hex (tokens, secrets). Not seeded: secrets must not be predictable.
+pub fn random_hex(bytes: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..bytes)
+        .map(|_| format!("{:02x}", rng.gen::<u8>()))
+        .collect()
+}
+
+/// `127.0.0.1:8701`, with an unspecified bind address shown as loopback.
+pub fn display_addr(a: SocketAddr) -> String {
+    if a.ip().is_unspecified() {
+        format!("127.0.0.1:{}", a.port())
+    } else {
+        a.to_string()
+    }
+}
+
+/// Salesforce REST date-time: `2013-05-20T20:49:32.000+0000`.
+pub fn sf_datetime(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+}
+
+/// ServiceNow date-time: `2015-11-01 22:37:27` (UTC).
+pub fn sn_datetime(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Parses the date-time shapes clients send (RFC 3339, Salesforce's `+0000`, ServiceNow's
+/// `YYYY-MM-DD HH:MM:SS`, a bare date).
+pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth") {
+        Some(rest.trim())
+    } else {
+        None
+    }
+}
+
+/// The user and password of a Basic authorization header.
+pub fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let v = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_string(), p.to_string()))
+}
+
+/// Constant-time string comparison for secrets.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Form or JSON request body as a flat string map (OAuth endpoints, Slack).
+pub fn parse_params(content_type: Option<&str>, body: &[u8]) -> Vec<(String, String)> {
+    let is_json = content_type.is_some_and(|c| c.contains("json"));
+    if is_json {
+        if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice(body) {
+            return m
+                .into_iter()
+                .map(|(k, v)| (k, crate::store::as_text(&v)))
+                .collect();
+        }
+        return Vec::new();
+    }
+    form_urlencoded(body)
+}
+
+/// `a=1&b=x+y` into pairs, percent-decoded.
+pub fn form_urlencoded(body: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes.get(i) {
+            Some(b'+') => out.push(b' '),
+            Some(b'%') => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            Some(b) => out.push(*b),
+            None => break,
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// First value of a parameter.
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
