@@ -103,7 +103,10 @@ fn catalog_for_spec(src: &str) -> Result<Catalog, String> {
             })
             .collect();
         if diagnostics.len() > 5 {
-            lines.push(format!("... and {} more (run `seam check` on it)", diagnostics.len() - 5));
+            lines.push(format!(
+                "... and {} more (run `seam check` on it)",
+                diagnostics.len() - 5
+            ));
         }
         format!("the spec has errors:\n  {}", lines.join("\n  "))
     })
@@ -194,7 +197,9 @@ mod spec_tests {
         assert!(catalog
             .field(SystemKind::ServiceNow, "core_company", "u_customer_key")
             .is_some_and(|f| f.unique));
-        let priority = catalog.field(SystemKind::Salesforce, "Case", "Priority").unwrap();
+        let priority = catalog
+            .field(SystemKind::Salesforce, "Case", "Priority")
+            .unwrap();
         assert_eq!(
             priority.ty,
             seam_compiler::catalog::FieldType::picklist(&["Critical", "High", "Medium", "Low"])
@@ -208,6 +213,9 @@ mod spec_tests {
         let path = dir.join("bad.seam");
         std::fs::write(&path, "seam t\nown sf { Case.Subject }\n").unwrap();
         let err = load_catalog(None, Some(&path)).unwrap_err().to_string();
-        assert!(err.contains("2:5: seam::name::unknown: unknown system `sf`"), "{err}");
+        assert!(
+            err.contains("2:5: seam::name::unknown: unknown system `sf`"),
+            "{err}"
+        );
     }
 }

@@ -10,7 +10,10 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     let used = referenced_fields(model);
     let mut out = Vec::new();
     for custom in &model.custom_fields {
-        if !used.contains(&custom.field) && !model.mentions.fields.contains(&custom.field) {
+        if !used.contains(&custom.field)
+            && !model.mentions.fields.contains(&custom.field)
+            && !is_derivation_input(model, &custom.field)
+        {
             out.push(
                 Diagnostic::warning(
                     Code::Unused,
@@ -43,25 +46,38 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     out
 }
 
+/// Whether a derived field of the same object is computed from `field` (`from(...)`). Asked
+/// only for fields nothing else uses, so it stays off the hot path.
+fn is_derivation_input(model: &Model, field: &FieldRef) -> bool {
+    let Some(kind) = model.kind(&field.system) else {
+        return false;
+    };
+    model.catalog.object(kind, &field.object).is_some_and(|o| {
+        o.fields
+            .iter()
+            .any(|f| f.derived_from.contains(&field.field))
+    })
+}
+
 /// Every field the spec references anywhere (own entries, identities, keys, mappings,
-/// conditions, triggers, steps, templates, derivations).
-pub fn referenced_fields(model: &Model) -> HashSet<FieldRef> {
+/// conditions, triggers, steps, templates). Borrows from the model: no field is copied.
+pub fn referenced_fields(model: &Model) -> HashSet<&FieldRef> {
     let mut used = HashSet::new();
     for own in model.owns.iter().filter(|o| !o.star) {
-        used.insert(own.field.clone());
+        used.insert(&own.field);
     }
     for identity in &model.identities {
-        used.insert(identity.left.node.clone());
-        used.insert(identity.right.node.clone());
+        used.insert(&identity.left.node);
+        used.insert(&identity.right.node);
     }
     for link in &model.links {
         if let Some(key) = &link.key {
-            used.insert(key.left.node.clone());
-            used.insert(key.right.node.clone());
+            used.insert(&key.left.node);
+            used.insert(&key.right.node);
         }
         for m in &link.mappings {
-            used.insert(m.source.node.clone());
-            used.insert(m.target.node.clone());
+            used.insert(&m.source.node);
+            used.insert(&m.target.node);
         }
         for open in &link.opens {
             cond(&open.condition, &mut used);
@@ -70,7 +86,7 @@ pub fn referenced_fields(model: &Model) -> HashSet<FieldRef> {
     for w in &model.workflows {
         match &w.trigger {
             Trigger::Becomes { field, .. } | Trigger::Changes { field } => {
-                used.insert(field.node.clone());
+                used.insert(&field.node);
             }
             Trigger::Created { .. } => {}
         }
@@ -81,7 +97,7 @@ pub fn referenced_fields(model: &Model) -> HashSet<FieldRef> {
             match step {
                 Step::Create { assignments, .. } | Step::Update { assignments, .. } => {
                     for a in assignments {
-                        used.insert(a.field.node.clone());
+                        used.insert(&a.field.node);
                         value(&a.value, &mut used);
                     }
                 }
@@ -94,28 +110,15 @@ pub fn referenced_fields(model: &Model) -> HashSet<FieldRef> {
         cond(&alert.condition, &mut used);
         alert.args.iter().for_each(|a| value(&a.value, &mut used));
     }
-    for obj_kind in &model.systems {
-        for obj in model.catalog.objects(obj_kind.kind) {
-            for f in obj.fields.iter().filter(|f| !f.derived_from.is_empty()) {
-                for input in &f.derived_from {
-                    used.insert(FieldRef {
-                        system: obj_kind.alias.clone(),
-                        object: obj.name.clone(),
-                        field: input.clone(),
-                    });
-                }
-            }
-        }
-    }
     used
 }
 
-fn path(p: &ValuePath, used: &mut HashSet<FieldRef>) {
-    used.extend(p.walk.iter().cloned());
-    used.insert(p.field.clone());
+fn path<'a>(p: &'a ValuePath, used: &mut HashSet<&'a FieldRef>) {
+    used.extend(p.walk.iter());
+    used.insert(&p.field);
 }
 
-fn value(v: &Value, used: &mut HashSet<FieldRef>) {
+fn value<'a>(v: &'a Value, used: &mut HashSet<&'a FieldRef>) {
     match v {
         Value::Path(p) => path(p, used),
         Value::Template(t) => {
@@ -129,7 +132,7 @@ fn value(v: &Value, used: &mut HashSet<FieldRef>) {
     }
 }
 
-fn cond(c: &Cond, used: &mut HashSet<FieldRef>) {
+fn cond<'a>(c: &'a Cond, used: &mut HashSet<&'a FieldRef>) {
     match c {
         Cond::Compare { left, right, .. } => {
             for o in [left, right] {
