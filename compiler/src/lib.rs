@@ -13,6 +13,7 @@ pub use codes::Code;
 pub use diagnostic::{Diagnostic, Label, Severity};
 pub use span::{LineIndex, Span};
 pub mod check;
+mod fx;
 pub mod model;
 pub mod resolve;
 mod suggest;

@@ -5,9 +5,9 @@
 //! by `resolve` and left out, so one typo gives one diagnostic, not a cascade.
 
 use crate::catalog::{Catalog, FieldDef, FieldType, SystemKind};
+use crate::fx::HashMap;
 use crate::span::Span;
 use crate::syntax::ast;
-use std::collections::HashMap;
 use std::fmt;
 
 /// An object of a declared system: `sf.Case`.
@@ -328,10 +328,10 @@ pub struct CustomField {
 /// Fields and identities a spec names anywhere (see [`Model::mentions`]).
 #[derive(Clone, Debug, Default)]
 pub struct Mentions {
-    pub fields: std::collections::HashSet<FieldRef>,
+    pub fields: crate::fx::HashSet<FieldRef>,
     /// Identity names used by a `via` (or the declared identity a misspelt `via` most likely
     /// meant).
-    pub identities: std::collections::HashSet<String>,
+    pub identities: crate::fx::HashSet<String>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -9,8 +9,8 @@ mod salesforce;
 mod servicenow;
 mod slack;
 
+use crate::fx::HashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 
 pub use salesforce::EXTERNAL_POLYMORPHIC_TARGETS as SALESFORCE_EXTERNAL_TARGETS;
 pub use servicenow::TASK_TABLES as SERVICENOW_TASK_TABLES;
@@ -237,8 +237,8 @@ impl Entry {
     fn new(def: ObjectDef) -> Self {
         let mut entry = Entry {
             def,
-            fields: HashMap::new(),
-            relationships: HashMap::new(),
+            fields: HashMap::default(),
+            relationships: HashMap::default(),
         };
         entry.reindex();
         entry

@@ -6,10 +6,11 @@
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
+use crate::fx::{HashMap, HashSet};
 use crate::model::{FieldRef, Model, ObjRef, Step, Trigger};
 use crate::span::Span;
 use petgraph::graph::{DiGraph, NodeIndex};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
 /// A node of the dependency graph.
@@ -208,7 +209,7 @@ fn report(graph: &DiGraph<GraphNode, GraphEdge>, component: &[NodeIndex]) -> Opt
     let members: HashSet<NodeIndex> = component.iter().copied().collect();
     let start = *component.iter().min_by_key(|&&n| &graph[n])?;
     // Shortest way round: breadth-first from `start` back to `start`, inside the component.
-    let mut previous: HashMap<NodeIndex, petgraph::graph::EdgeIndex> = HashMap::new();
+    let mut previous: HashMap<NodeIndex, petgraph::graph::EdgeIndex> = HashMap::default();
     let mut queue = VecDeque::from([start]);
     let mut closing = None;
     'search: while let Some(n) = queue.pop_front() {

@@ -4,10 +4,10 @@
 use crate::catalog::FieldType;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
+use crate::fx::HashMap;
 use crate::model::{Cond, FieldRef, Mapping, Model, Operand, Step, Trigger, Value};
 use crate::span::Span;
 use crate::syntax::ast::{LitKind, Literal, MapPattern};
-use std::collections::HashMap;
 
 pub fn check(model: &Model) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -97,7 +97,7 @@ fn mapping(model: &Model, m: &Mapping, out: &mut Vec<Diagnostic>) {
         }
         return;
     };
-    let mut seen: HashMap<String, Span> = HashMap::new();
+    let mut seen: HashMap<String, Span> = HashMap::default();
     let mut has_default = false;
     for arm in &map.arms {
         match &arm.pattern {

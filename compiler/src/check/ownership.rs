@@ -6,9 +6,9 @@
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
+use crate::fx::HashMap;
 use crate::model::{FieldRef, LinkKey, Model, Spanned, Step};
 use crate::span::Span;
-use std::collections::HashMap;
 
 /// What a claim says about a field. Borrows from the model: building the claims of a spec
 /// with 100,000 mappings allocates no strings.
@@ -51,7 +51,7 @@ impl Claim<'_> {
 
 /// Every claim on every field, in source order per field.
 pub fn claims(model: &Model) -> HashMap<&FieldRef, Vec<Claim<'_>>> {
-    let mut map: HashMap<&FieldRef, Vec<Claim<'_>>> = HashMap::new();
+    let mut map: HashMap<&FieldRef, Vec<Claim<'_>>> = HashMap::default();
     for own in &model.owns {
         map.entry(&own.field).or_default().push(Claim {
             kind: ClaimKind::Owned { star: own.star },

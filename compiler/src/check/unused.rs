@@ -3,8 +3,8 @@
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
+use crate::fx::HashSet;
 use crate::model::{Cond, FieldRef, Model, Operand, Step, TemplatePart, Trigger, Value, ValuePath};
-use std::collections::HashSet;
 
 pub fn check(model: &Model) -> Vec<Diagnostic> {
     let used = referenced_fields(model);
@@ -62,7 +62,7 @@ fn is_derivation_input(model: &Model, field: &FieldRef) -> bool {
 /// Every field the spec references anywhere (own entries, identities, keys, mappings,
 /// conditions, triggers, steps, templates). Borrows from the model: no field is copied.
 pub fn referenced_fields(model: &Model) -> HashSet<&FieldRef> {
-    let mut used = HashSet::new();
+    let mut used = HashSet::default();
     for own in model.owns.iter().filter(|o| !o.star) {
         used.insert(&own.field);
     }

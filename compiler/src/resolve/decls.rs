@@ -5,13 +5,13 @@ use super::Resolver;
 use crate::catalog::{FieldDef, FieldType, ObjectDef, SystemKind};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
+use crate::fx::HashMap;
 use crate::model::{Alert, CustomField, Identity, ObjRef, OwnClaim, Retry, System};
 use crate::span::Span;
 use crate::suggest::did_you_mean;
 use crate::syntax::ast::{
     Expr, IdentityDecl, ObjectDecl, OwnDecl, OwnField, PolicyDecl, PolicyItem, SystemDecl, TypeKind,
 };
-use std::collections::HashMap;
 
 /// Settings a `system` block accepts, per kind.
 fn known_settings(kind: SystemKind) -> &'static [&'static str] {
@@ -85,7 +85,7 @@ impl Resolver {
             );
             return;
         };
-        let mut seen = HashMap::new();
+        let mut seen = HashMap::default();
         for setting in &decl.settings {
             if !self.unique_name("setting", &setting.name, &mut seen) {
                 continue;
@@ -249,7 +249,7 @@ impl Resolver {
                 },
             );
         }
-        let mut fields_seen = HashMap::new();
+        let mut fields_seen = HashMap::default();
         for field in &decl.fields {
             if !self.unique_name("field", &field.name, &mut fields_seen) {
                 continue;

@@ -12,18 +12,18 @@ mod workflows;
 use crate::catalog::Catalog;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
+use crate::fx::HashMap;
 use crate::model::Model;
 use crate::span::Span;
 use crate::syntax::ast::{Item, SeamFile};
-use std::collections::HashMap;
 
 /// Resolves a parsed file against the built-in catalogue.
 pub fn resolve(file: &SeamFile) -> (Model, Vec<Diagnostic>) {
     let mut r = Resolver {
         model: Model::with_catalog(Catalog::builtin()),
         diagnostics: Vec::new(),
-        identity_index: HashMap::new(),
-        link_index: HashMap::new(),
+        identity_index: HashMap::default(),
+        link_index: HashMap::default(),
     };
     r.seam_name(file);
     // Declarations first (any order in the file), then what refers to them.
@@ -32,7 +32,7 @@ pub fn resolve(file: &SeamFile) -> (Model, Vec<Diagnostic>) {
             r.system(s);
         }
     }
-    let mut seen_objects = HashMap::new();
+    let mut seen_objects = HashMap::default();
     for item in &file.items {
         if let Item::Object(o) = item {
             r.object(o, &mut seen_objects);
@@ -55,7 +55,7 @@ pub fn resolve(file: &SeamFile) -> (Model, Vec<Diagnostic>) {
             r.link(l);
         }
     }
-    let mut workflow_names = HashMap::new();
+    let mut workflow_names = HashMap::default();
     let mut policy_span = None;
     for item in &file.items {
         match item {

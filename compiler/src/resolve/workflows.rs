@@ -5,6 +5,7 @@ use super::Resolver;
 use crate::catalog::{SystemKind, SLACK_ACTIONS};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
+use crate::fx::HashMap;
 use crate::model::{
     Arg, Assignment, Cond, Metric, ObjRef, Operand, Spanned, Step, Template, TemplatePart, Trigger,
     Value, Workflow,
@@ -13,7 +14,6 @@ use crate::span::Span;
 use crate::suggest::did_you_mean;
 use crate::syntax::ast::{self, Expr, Ident, LitKind, Path, RecordWrite};
 use crate::syntax::template::parse_template;
-use std::collections::HashMap;
 
 /// What a single name (`bridge`, `lag`) can mean where a value is read.
 #[derive(Default)]
