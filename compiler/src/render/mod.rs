@@ -1,0 +1,2 @@
+//! Renderers for people: the ownership table, the dependency graph, the canonical layout of a
+//! spec (`fmt`) and the review of a change (`diff`). Pure functions from data to text.
