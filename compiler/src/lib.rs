@@ -83,3 +83,5 @@ pub fn compile(src: &str) -> Result<(Plan, Checked), Checked> {
         _ => Err(checked),
     }
 }
+#[doc(hidden)]
+pub mod synthetic;

@@ -29,3 +29,6 @@ pub fn run(model: &Model) -> Vec<Diagnostic> {
 
 pub use cycles::{dependency_graph, EdgeKind, GraphEdge};
 pub use ownership::{claims, Claim, ClaimKind};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,270 @@
+//! Small hand-written scanners that work beside the pest grammar: the nesting pre-scan that
+//! keeps pest's recursion bounded, the comment collector, and the description of the token at
+//! an error position ("found `=`", "found end of file").
+//!
+//! They agree with `grammar.pest` on what a string and a comment are (a string ends at an
+//! unescaped `"` or at a line break; a comment runs from `//` to the end of the line).
+
+use super::ast::Comment;
+use crate::codes::Code;
+use crate::diagnostic::Diagnostic;
+use crate::span::Span;
+
+/// Parentheses deeper than this are refused before parsing: pest recurses once per level.
+pub(crate) const MAX_NESTING: usize = 64;
+
+/// Rejects input whose parentheses nest deeper than [`MAX_NESTING`].
+pub(crate) fn check_nesting(src: &str) -> Result<(), Diagnostic> {
+    let mut depth = 0usize;
+    let mut outermost = 0usize;
+    let mut scan = Scanner::new(src);
+    while let Some((pos, b)) = scan.next_code_byte() {
+        match b {
+            b'(' => {
+                if depth == 0 {
+                    outermost = pos;
+                }
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(Diagnostic::error(
+                        Code::Syntax,
+                        "conditions nest too deeply",
+                        Span::new(pos, pos + 1),
+                    )
+                    .with_label(format!("more than {MAX_NESTING} levels of parentheses"))
+                    .with_secondary(
+                        Span::new(outermost, outermost + 1),
+                        "the outermost one opens here",
+                    )
+                    .with_help("split the condition or remove redundant parentheses"));
+                }
+            }
+            b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Every `//` comment outside strings, in source order.
+pub(crate) fn comments(src: &str) -> Vec<Comment> {
+    let mut out = Vec::new();
+    let mut scan = Scanner::new(src);
+    while scan.next_code_byte().is_some() {}
+    for (start, end) in scan.comments {
+        let text_start = start + 2;
+        let text = src.get(text_start..end).unwrap_or_default();
+        out.push(Comment {
+            text: text.to_string(),
+            span: Span::new(start, end),
+        });
+    }
+    out
+}
+
+/// Walks the bytes outside strings and comments, recording comment spans as it goes.
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    comments: Vec<(usize, usize)>,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(src: &'a str) -> Self {
+        Scanner {
+            bytes: src.as_bytes(),
+            pos: 0,
+            comments: Vec::new(),
+        }
+    }
+
+    fn at(&self, i: usize) -> Option<u8> {
+        self.bytes.get(i).copied()
+    }
+
+    /// The next byte that is not inside a string or a comment.
+    fn next_code_byte(&mut self) -> Option<(usize, u8)> {
+        loop {
+            let pos = self.pos;
+            let b = self.at(pos)?;
+            if b == b'"' {
+                self.pos = string_end(self.bytes, pos);
+                continue;
+            }
+            if b == b'/' && self.at(pos + 1) == Some(b'/') {
+                let mut end = pos;
+                while self.at(end).is_some_and(|c| c != b'\n') {
+                    end += 1;
+                }
+                self.pos = end;
+                // The line break is not part of the comment, nor a `\r` before it.
+                let text_end = if end > pos + 2 && self.at(end - 1) == Some(b'\r') {
+                    end - 1
+                } else {
+                    end
+                };
+                self.comments.push((pos, text_end));
+                continue;
+            }
+            self.pos = pos + 1;
+            return Some((pos, b));
+        }
+    }
+}
+
+/// The offset just past the string that starts at `start` (a `"`): after its closing quote, or
+/// at the line break / end of input that cuts it short.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => return i + 1,
+            b'\n' | b'\r' => return i,
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    bytes.len().min(i)
+}
+
+/// What sits at an error position, for "found ..." and for the primary span.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Token {
+    EndOfFile,
+    /// An identifier or keyword.
+    Word(String),
+    /// A string that is cut short by a line break or the end of the file.
+    UnterminatedString,
+    /// A string with an escape other than `\"`, `\\`, `\n`; the span is the escape's.
+    BadEscape(String, Span),
+    /// Anything else, as written.
+    Other(String),
+}
+
+/// The keywords reserved as bare names (LANGUAGE.md, "Details", 3).
+pub(crate) const KEYWORDS: [&str; 28] = [
+    "seam", "system", "object", "identity", "own", "link", "key", "open", "when", "map", "via",
+    "workflow", "on", "becomes", "changes", "created", "do", "let", "policy", "unique", "from",
+    "env", "true", "false", "and", "or", "not", "in",
+];
+
+/// Multi-character punctuation, longest first so that `<->` wins over `<`.
+const PUNCT: [&str; 9] = ["<->", "->", "=>", "==", "!=", "<=", ">=", "..", "//"];
+
+/// The token that starts at `pos` (which is clamped to the text and to a char boundary).
+pub(crate) fn token_at(src: &str, pos: usize) -> (Token, Span) {
+    let mut pos = pos.min(src.len());
+    while !src.is_char_boundary(pos) {
+        pos -= 1;
+    }
+    let rest = src.get(pos..).unwrap_or_default();
+    let Some(first) = rest.chars().next() else {
+        return (Token::EndOfFile, Span::new(pos, pos));
+    };
+    if first.is_ascii_alphanumeric() || first == '_' {
+        let len = rest
+            .find(|c: char| {
+                !(c.is_ascii_alphanumeric() || c == '_' || c == '.' && first.is_ascii_digit())
+            })
+            .unwrap_or(rest.len());
+        let word = rest.get(..len).unwrap_or_default();
+        return (Token::Word(word.to_string()), Span::new(pos, pos + len));
+    }
+    if first == '"' {
+        return string_token(src, pos);
+    }
+    if first == '-' && rest.chars().nth(1).is_some_and(|c| c.is_ascii_digit()) {
+        let len = 1 + rest
+            .get(1..)
+            .unwrap_or_default()
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+            .unwrap_or(rest.len() - 1);
+        let text = rest.get(..len).unwrap_or_default();
+        return (Token::Other(text.to_string()), Span::new(pos, pos + len));
+    }
+    for p in PUNCT {
+        if rest.starts_with(p) {
+            return (Token::Other(p.to_string()), Span::new(pos, pos + p.len()));
+        }
+    }
+    let len = first.len_utf8();
+    (Token::Other(first.to_string()), Span::new(pos, pos + len))
+}
+
+fn string_token(src: &str, pos: usize) -> (Token, Span) {
+    let bytes = src.as_bytes();
+    let mut i = pos + 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => {
+                let text = src.get(pos..=i).unwrap_or_default();
+                return (Token::Other(text.to_string()), Span::new(pos, i + 1));
+            }
+            b'\n' | b'\r' => break,
+            b'\\' => match bytes.get(i + 1) {
+                Some(b'"' | b'\\' | b'n') => i += 2,
+                _ => {
+                    let mut end = (i + 2).min(src.len());
+                    while !src.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    let esc = src.get(i..end).unwrap_or("\\").to_string();
+                    return (Token::BadEscape(esc, Span::new(i, end)), Span::new(i, end));
+                }
+            },
+            _ => i += 1,
+        }
+    }
+    let end = i.min(src.len());
+    (Token::UnterminatedString, Span::new(pos, end))
+}
+
+/// The `{` that is still open at `pos`, if any (strings and comments skipped).
+pub(crate) fn unclosed_brace(src: &str, pos: usize, open: u8, close: u8) -> Option<usize> {
+    let mut stack = Vec::new();
+    let mut scan = Scanner::new(src);
+    while let Some((i, b)) = scan.next_code_byte() {
+        if i >= pos {
+            break;
+        }
+        if b == open {
+            stack.push(i);
+        } else if b == close {
+            stack.pop();
+        }
+    }
+    stack.pop()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_skip_strings_and_drop_line_breaks() {
+        let src = "a \"// not\" // one\r\n// two\nb // three";
+        let c = comments(src);
+        let texts: Vec<_> = c.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, [" one", " two", " three"]);
+        let first = c.first().map(|c| c.span).unwrap_or_default();
+        assert_eq!(src.get(first.start..first.end), Some("// one"));
+    }
+
+    #[test]
+    fn tokens_at_positions() {
+        assert_eq!(token_at("a <-> b", 2).0, Token::Other("<->".into()));
+        assert_eq!(token_at("a ", 2).0, Token::EndOfFile);
+        assert_eq!(token_at("x key", 2).0, Token::Word("key".into()));
+        assert_eq!(token_at("\"abc", 0).0, Token::UnterminatedString);
+        assert!(matches!(token_at("\"a\\tb\"", 0).0, Token::BadEscape(..)));
+        assert_eq!(token_at("1.5 x", 0).0, Token::Word("1.5".into()));
+        assert_eq!(token_at("é", 1).1, Span::new(0, 2));
+    }
+
+    #[test]
+    fn nesting_limit() {
+        assert!(check_nesting(&"(".repeat(MAX_NESTING)).is_ok());
+        assert!(check_nesting(&"(".repeat(MAX_NESTING + 1)).is_err());
+        assert!(check_nesting(&format!("\"{}\"", "(".repeat(100))).is_ok());
+    }
+}
