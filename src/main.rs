@@ -24,11 +24,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Check(cmd::check::CheckArgs),
+    Compile(cmd::compile::CompileArgs),
+    Table(cmd::table::TableArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => cmd::check::run(&args),
+        Command::Compile(args) => cmd::compile::run(&args),
+        Command::Table(args) => cmd::table::run(&args),
     }
 }

@@ -1,3 +1,6 @@
 //! One module per subcommand: flags (clap) and rendering, nothing else.
 
 pub mod check;
+pub mod compile;
+pub mod load;
+pub mod table;

@@ -1,2 +1,4 @@
 //! Renderers for people: the ownership table, the dependency graph, the canonical layout of a
 //! spec (`fmt`) and the review of a change (`diff`). Pure functions from data to text.
+pub mod table;
+pub mod graph;
