@@ -26,6 +26,8 @@ enum Command {
     Check(cmd::check::CheckArgs),
     Compile(cmd::compile::CompileArgs),
     Table(cmd::table::TableArgs),
+    Graph(cmd::graph::GraphArgs),
+    Fmt(cmd::fmt::FmtArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,5 +36,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(&args),
         Command::Compile(args) => cmd::compile::run(&args),
         Command::Table(args) => cmd::table::run(&args),
+        Command::Graph(args) => cmd::graph::run(&args),
+        Command::Fmt(args) => cmd::fmt::run(&args),
     }
 }

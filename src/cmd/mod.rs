@@ -2,5 +2,7 @@
 
 pub mod check;
 pub mod compile;
+pub mod fmt;
+pub mod graph;
 pub mod load;
 pub mod table;

@@ -52,7 +52,9 @@ impl FieldGraph {
         let graph = dependency_graph(model);
         let mut cyclic: HashSet<petgraph::graph::NodeIndex> = HashSet::new();
         for scc in petgraph::algo::tarjan_scc(&graph) {
-            let self_loop = scc.first().is_some_and(|&n| graph.find_edge(n, n).is_some());
+            let self_loop = scc
+                .first()
+                .is_some_and(|&n| graph.find_edge(n, n).is_some());
             if scc.len() > 1 || self_loop {
                 cyclic.extend(scc);
             }
@@ -161,7 +163,11 @@ impl FieldGraph {
     pub fn mermaid(&self) -> String {
         let mut out = String::from("flowchart LR\n");
         for (s, ((system, kind), objects)) in self.groups().into_iter().enumerate() {
-            let _ = writeln!(out, "  subgraph s{s}[\"{}\"]", mermaid_text(&format!("{system} ({kind})")));
+            let _ = writeln!(
+                out,
+                "  subgraph s{s}[\"{}\"]",
+                mermaid_text(&format!("{system} ({kind})"))
+            );
             for (o, (object, members)) in objects.into_iter().enumerate() {
                 let _ = writeln!(out, "    subgraph s{s}_{o}[\"{}\"]", mermaid_text(object));
                 for i in members {
@@ -180,13 +186,23 @@ impl FieldGraph {
                 Style::Derived => "-.->",
                 Style::Workflow => "==>",
             };
-            let _ = writeln!(out, "  n{} {arrow}|\"{}\"| n{}", e.from, mermaid_text(&e.label), e.to);
+            let _ = writeln!(
+                out,
+                "  n{} {arrow}|\"{}\"| n{}",
+                e.from,
+                mermaid_text(&e.label),
+                e.to
+            );
             if e.in_cycle {
                 red.push(k.to_string());
             }
         }
         if !red.is_empty() {
-            let _ = writeln!(out, "  linkStyle {} stroke:#d62728,stroke-width:3px,color:#d62728", red.join(","));
+            let _ = writeln!(
+                out,
+                "  linkStyle {} stroke:#d62728,stroke-width:3px,color:#d62728",
+                red.join(",")
+            );
         }
         out
     }
@@ -208,10 +224,16 @@ impl FieldGraph {
             .iter()
             .map(|n| {
                 let text = format!("{}.{}\n{}", n.system, n.object, n.label);
-                let fill = Color::from_name(svg_fill(&n.kind)).unwrap_or_else(|| Color::new(0xffffffff));
+                let fill =
+                    Color::from_name(svg_fill(&n.kind)).unwrap_or_else(|| Color::new(0xffffffff));
                 let look = StyleAttr::new(Color::new(0x555555ff), 1, Some(fill), 6, 14);
                 let shape = ShapeKind::new_box(&text);
-                vg.add_node(Element::create(shape, look, Orientation::LeftToRight, Point::new(10., 10.)))
+                vg.add_node(Element::create(
+                    shape,
+                    look,
+                    Orientation::LeftToRight,
+                    Point::new(10., 10.),
+                ))
             })
             .collect();
         for e in &self.edges {
@@ -224,8 +246,22 @@ impl FieldGraph {
                 Style::Workflow => (LineStyleKind::Dotted, 0x2a8a2aff),
             };
             let colour = if e.in_cycle { 0xd62728ff } else { colour };
-            let look = StyleAttr::new(Color::new(colour), if e.in_cycle { 3 } else { 2 }, None, 0, 12);
-            let arrow = Arrow::new(LineEndKind::None, LineEndKind::Arrow, line, &e.label, &look, &None, &None);
+            let look = StyleAttr::new(
+                Color::new(colour),
+                if e.in_cycle { 3 } else { 2 },
+                None,
+                0,
+                12,
+            );
+            let arrow = Arrow::new(
+                LineEndKind::None,
+                LineEndKind::Arrow,
+                line,
+                &e.label,
+                &look,
+                &None,
+                &None,
+            );
             vg.add_edge(arrow, a, b);
         }
         if self.nodes.is_empty() {
