@@ -97,8 +97,38 @@ impl FieldGraph {
                 }
             })
             .collect();
+        // The catalogue's derivations are drawn only where they touch the spec's own edges:
+        // `Task.IsClosed from Status` is noise in a picture of this seam.
+        let linked: HashSet<usize> = edges
+            .iter()
+            .filter(|e| e.style != Style::Derived)
+            .flat_map(|e| [e.from, e.to])
+            .collect();
+        edges.retain(|e| {
+            e.style != Style::Derived || linked.contains(&e.from) || linked.contains(&e.to)
+        });
         edges.sort_by(|a, b| (a.from, a.to, &a.label).cmp(&(b.from, b.to, &b.label)));
         edges.dedup();
+        // Renumber the nodes that still have an edge.
+        let mut kept: Vec<Option<usize>> = vec![None; nodes.len()];
+        let mut used: Vec<usize> = edges.iter().flat_map(|e| [e.from, e.to]).collect();
+        used.sort_unstable();
+        used.dedup();
+        let nodes: Vec<Node> = used
+            .iter()
+            .enumerate()
+            .filter_map(|(new, &old)| {
+                if let Some(slot) = kept.get_mut(old) {
+                    *slot = Some(new);
+                }
+                nodes.get(old).cloned()
+            })
+            .collect();
+        let renumber = |i: usize| kept.get(i).copied().flatten().unwrap_or(0);
+        for e in &mut edges {
+            e.from = renumber(e.from);
+            e.to = renumber(e.to);
+        }
         FieldGraph { nodes, edges }
     }
 
@@ -213,7 +243,6 @@ impl FieldGraph {
         use layout::backends::svg::SVGWriter;
         use layout::core::base::Orientation;
         use layout::core::color::Color;
-        use layout::core::geometry::Point;
         use layout::core::style::{LineStyleKind, StyleAttr};
         use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
         use layout::topo::layout::VisualGraph;
@@ -228,12 +257,14 @@ impl FieldGraph {
                     Color::from_name(svg_fill(&n.kind)).unwrap_or_else(|| Color::new(0xffffffff));
                 let look = StyleAttr::new(Color::new(0x555555ff), 1, Some(fill), 6, 14);
                 let shape = ShapeKind::new_box(&text);
-                vg.add_node(Element::create(
-                    shape,
-                    look,
+                // layout-rs sizes only connectors itself; a box takes the size it is given.
+                let size = layout::std_shapes::render::get_shape_size(
                     Orientation::LeftToRight,
-                    Point::new(10., 10.),
-                ))
+                    &shape,
+                    look.font_size,
+                    false,
+                );
+                vg.add_node(Element::create(shape, look, Orientation::LeftToRight, size))
             })
             .collect();
         for e in &self.edges {
