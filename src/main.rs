@@ -28,6 +28,7 @@ enum Command {
     Table(cmd::table::TableArgs),
     Graph(cmd::graph::GraphArgs),
     Fmt(cmd::fmt::FmtArgs),
+    Diff(cmd::diff::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,5 +39,6 @@ fn main() -> ExitCode {
         Command::Table(args) => cmd::table::run(&args),
         Command::Graph(args) => cmd::graph::run(&args),
         Command::Fmt(args) => cmd::fmt::run(&args),
+        Command::Diff(args) => cmd::diff::run(&args),
     }
 }
