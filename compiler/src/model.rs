@@ -325,6 +325,15 @@ pub struct CustomField {
     pub span: Span,
 }
 
+/// Fields and identities a spec names anywhere (see [`Model::mentions`]).
+#[derive(Clone, Debug, Default)]
+pub struct Mentions {
+    pub fields: std::collections::HashSet<FieldRef>,
+    /// Identity names used by a `via` (or the declared identity a misspelt `via` most likely
+    /// meant).
+    pub identities: std::collections::HashSet<String>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Model {
     pub name: Option<String>,
@@ -332,6 +341,10 @@ pub struct Model {
     /// The built-in catalogue merged with the spec's `object` blocks.
     pub catalog: Catalog,
     pub custom_fields: Vec<CustomField>,
+    /// Every name the spec mentions, including in items left out of the model because another
+    /// of their names did not resolve. `seam::unused` counts these as uses, so a typo elsewhere
+    /// in an item does not also report what the item uses.
+    pub mentions: Mentions,
     pub identities: Vec<Identity>,
     pub owns: Vec<OwnClaim>,
     pub links: Vec<Link>,
@@ -367,9 +380,7 @@ impl Model {
     /// The catalogue entry of a resolved field.
     pub fn field_def(&self, field: &FieldRef) -> Option<&FieldDef> {
         let kind = self.kind(&field.system)?;
-        self.catalog
-            .object(kind, &field.object)?
-            .field(&field.field)
+        self.catalog.field(kind, &field.object, &field.field)
     }
 
     pub fn field_type(&self, field: &FieldRef) -> Option<&FieldType> {

@@ -6,7 +6,7 @@
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use crate::model::{FieldRef, Model, Step};
+use crate::model::{FieldRef, LinkKey, Model, Spanned, Step};
 use crate::span::Span;
 use std::collections::HashMap;
 
@@ -58,11 +58,12 @@ pub fn claims(model: &Model) -> HashMap<FieldRef, Vec<Claim>> {
     }
     for link in &model.links {
         if let Some(key) = &link.key {
-            map.entry(key.right.node.clone()).or_default().push(Claim {
+            let target = key_target(model, key);
+            map.entry(target.node.clone()).or_default().push(Claim {
                 kind: ClaimKind::KeyTarget {
                     link: link.name.clone(),
                 },
-                span: key.right.span,
+                span: target.span,
             });
         }
         for m in &link.mappings {
@@ -95,6 +96,19 @@ pub fn claims(model: &Model) -> HashMap<FieldRef, Vec<Claim>> {
         list.sort_by_key(|c| c.span);
     }
     map
+}
+
+/// The side of a link key the seam writes (detail 8). A key is written in either order, so
+/// this is not always the link's right side: it is the side the platform does not set itself
+/// (`Case.Id` is never written; `incident.correlation_id` is), and the right side when both
+/// are writable.
+pub fn key_target<'a>(model: &Model, key: &'a LinkKey) -> &'a Spanned<FieldRef> {
+    let read_only = |f: &Spanned<FieldRef>| model.field_def(&f.node).is_some_and(|d| d.read_only);
+    if read_only(&key.right) && !read_only(&key.left) {
+        &key.left
+    } else {
+        &key.right
+    }
 }
 
 pub fn check(model: &Model) -> Vec<Diagnostic> {
@@ -226,7 +240,10 @@ fn conflicts(model: &Model, field: &FieldRef, list: &[Claim], out: &mut Vec<Diag
             )
             .with_label(second.label(field))
             .with_secondary(first.span, first.label(field))
-            .with_help("a replica has exactly one source: remove one of these mappings, or map into two different fields"),
+            .with_help(match first.kind {
+                ClaimKind::KeyTarget { .. } => "the key target is written once by the seam to remember the pair: map into another field",
+                _ => "a replica has exactly one source: remove one of these mappings, or map into two different fields",
+            }),
         );
     }
     for own in &owned {

@@ -338,3 +338,54 @@ fn duplicate_link_points_at_both() {
     assert_eq!(d.message, "link `ci` is declared twice");
     assert_eq!(d.labels.len(), 2);
 }
+
+#[test]
+fn a_key_written_id_first_or_reversed_targets_the_writable_side() {
+    // The link is written from the ServiceNow side: the seam writes `correlation_id`, never
+    // the platform-set `Case.Id`.
+    clean(
+        "own snow { incident.short_description }\nlink ic: snow.incident <-> sf.Case {\n  key snow.incident.correlation_id <-> sf.Case.Id\n  snow.incident.short_description -> sf.Case.Subject\n}",
+    );
+    assert_diag(
+        "own sf { Case.Subject }\nown snow { incident.correlation_id }\nlink ic: snow.incident <-> sf.Case {\n  key sf.Case.Id <-> snow.incident.correlation_id\n  sf.Case.Subject -> snow.incident.short_description\n}",
+        Code::OwnershipConflict,
+        "`snow.incident.correlation_id` has two owners",
+        "a link key is written once by the seam",
+        "incident.correlation_id",
+    );
+}
+
+#[test]
+fn a_typo_in_a_link_header_does_not_report_what_the_link_uses_as_unused() {
+    let (_, diags) = run(
+        "object sf.Case { Incident_Number__c: text }\nobject sf.Account { Key__c: text unique }\nobject snow.core_company { u_key: text unique }\nidentity customer = sf.Account.Key__c <-> snow.core_company.u_key\nown sf { Case.AccountId }\nown snow { incident.number }\nlink ci: sf.Cas <-> snow.incident {\n  key sf.Case.Id <-> snow.incident.correlation_id\n  sf.Case.AccountId -> snow.incident.company via customer\n  snow.incident.number -> sf.Case.Incident_Number__c\n}",
+    );
+    let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages, ["unknown object `sf.Cas`"]);
+}
+
+#[test]
+fn a_misspelt_via_or_field_does_not_report_the_meant_declaration_as_unused() {
+    let (_, diags) = run(
+        "object sf.Case { Incident_Number__c: text }\nobject sf.Account { Key__c: text unique }\nobject snow.core_company { u_key: text unique }\nidentity customer = sf.Account.Key__c <-> snow.core_company.u_key\nown sf { Case.AccountId }\nown snow { incident.number }\nlink ci: sf.Case <-> snow.incident {\n  key sf.Case.Id <-> snow.incident.correlation_id\n  sf.Case.AccountId -> snow.incident.company via custmer\n  snow.incident.number -> sf.Case.Incident_Numbr__c\n}",
+    );
+    let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "unknown identity `custmer`",
+            "unknown field `sf.Case.Incident_Numbr__c`"
+        ]
+    );
+}
+
+#[test]
+fn mapping_into_a_key_target_says_it_is_the_key() {
+    assert_diag(
+        "own sf { Case.Subject, Case.CaseNumber }\nlink ci: sf.Case <-> snow.incident {\n  key sf.Case.Id <-> snow.incident.correlation_id\n  sf.Case.CaseNumber -> snow.incident.correlation_id\n}",
+        Code::OwnershipConflict,
+        "`snow.incident.correlation_id` has two writers",
+        "the key target is written once by the seam",
+        "snow.incident.correlation_id",
+    );
+}

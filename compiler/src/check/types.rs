@@ -177,19 +177,18 @@ fn mapping(model: &Model, m: &Mapping, out: &mut Vec<Diagnostic>) {
 }
 
 fn literal_fits(lit: &Literal, ty: &FieldType) -> bool {
-    match (&lit.kind, ty) {
+    matches!(
+        (&lit.kind, ty),
         (
             LitKind::Str(_),
             FieldType::Text { .. }
-            | FieldType::Picklist { .. }
-            | FieldType::Id
-            | FieldType::Ref { .. }
-            | FieldType::Datetime,
-        ) => true,
-        (LitKind::Number(_), FieldType::Number) => true,
-        (LitKind::Bool(_), FieldType::Bool) => true,
-        _ => false,
-    }
+                | FieldType::Picklist { .. }
+                | FieldType::Id
+                | FieldType::Ref { .. }
+                | FieldType::Datetime,
+        ) | (LitKind::Number(_), FieldType::Number)
+            | (LitKind::Bool(_), FieldType::Bool)
+    )
 }
 
 /// What an operand is, for comparisons.

@@ -10,7 +10,7 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     let used = referenced_fields(model);
     let mut out = Vec::new();
     for custom in &model.custom_fields {
-        if !used.contains(&custom.field) {
+        if !used.contains(&custom.field) && !model.mentions.fields.contains(&custom.field) {
             out.push(
                 Diagnostic::warning(
                     Code::Unused,
@@ -32,7 +32,7 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
         })
         .collect();
     for (i, identity) in model.identities.iter().enumerate() {
-        if !via.contains(&i) {
+        if !via.contains(&i) && !model.mentions.identities.contains(&identity.name) {
             out.push(
                 Diagnostic::warning(Code::Unused, format!("identity `{}` is never used", identity.name), identity.name_span)
                     .with_label("no mapping translates through it")

@@ -400,6 +400,7 @@ impl Resolver {
 
     pub(crate) fn identity_by_name(&mut self, name: &crate::syntax::ast::Ident) -> Option<usize> {
         if let Some(&i) = self.identity_index.get(&name.name) {
+            self.model.mentions.identities.insert(name.name.clone());
             return Some(i);
         }
         let names: Vec<String> = self
@@ -408,6 +409,11 @@ impl Resolver {
             .iter()
             .map(|i| i.name.clone())
             .collect();
+        let near = crate::suggest::nearest(&name.name, names.iter().map(String::as_str));
+        // The identity the author most likely meant is not also reported as unused.
+        if let Some(near) = near {
+            self.model.mentions.identities.insert(near.to_string());
+        }
         let help =
             did_you_mean(&name.name, names.iter().map(String::as_str)).unwrap_or_else(|| {
                 format!(

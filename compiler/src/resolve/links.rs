@@ -30,8 +30,11 @@ impl Resolver {
         let left = self.object_path(&decl.left);
         let right = self.object_path(&decl.right);
         let (Some(left), Some(right)) = (left, right) else {
-            // Remember the name so later references to it do not cascade.
+            // Remember the name so later references to it do not cascade, and resolve what the
+            // link names: real typos inside it are reported, and what it uses is not then
+            // reported as unused.
             self.link_index.insert(decl.name.name.clone(), None);
+            self.link_items_unchecked(decl);
             return;
         };
         let mut link = Link {
@@ -54,6 +57,29 @@ impl Resolver {
         self.link_index
             .insert(decl.name.name.clone(), Some(self.model.links.len()));
         self.model.links.push(link);
+    }
+
+    /// The items of a link whose sides did not resolve: names only, no side checks.
+    fn link_items_unchecked(&mut self, decl: &LinkDecl) {
+        for item in &decl.items {
+            match item {
+                LinkItem::Key(key) => {
+                    self.field_path(&key.left, "link keys");
+                    self.field_path(&key.right, "link keys");
+                }
+                LinkItem::Open(open) => {
+                    self.object_path(&open.target);
+                    self.condition(&mut Scope::default(), &open.condition);
+                }
+                LinkItem::Mapping(m) => {
+                    self.field_path(&m.source, "mappings");
+                    self.field_path(&m.target, "mappings");
+                    if let Some(via) = &m.via {
+                        self.identity_by_name(via);
+                    }
+                }
+            }
+        }
     }
 
     fn link_key(&mut self, link: &mut Link, key: &crate::syntax::ast::LinkKey) {

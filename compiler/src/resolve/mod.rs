@@ -59,10 +59,8 @@ pub fn resolve(file: &SeamFile) -> (Model, Vec<Diagnostic>) {
     let mut policy_span = None;
     for item in &file.items {
         match item {
-            Item::Workflow(w) => {
-                if r.unique_name("workflow", &w.name, &mut workflow_names) {
-                    r.workflow(w);
-                }
+            Item::Workflow(w) if r.unique_name("workflow", &w.name, &mut workflow_names) => {
+                r.workflow(w);
             }
             Item::Policy(p) => {
                 if let Some(first) = policy_span {

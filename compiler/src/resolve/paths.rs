@@ -5,7 +5,7 @@ use crate::catalog::{FieldType, SystemKind};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::{FieldRef, ObjRef, Spanned, ValuePath};
-use crate::suggest::did_you_mean;
+use crate::suggest::{did_you_mean, nearest};
 use crate::syntax::ast::{Ident, Path};
 
 impl Resolver {
@@ -71,13 +71,23 @@ impl Resolver {
             .field(kind, &object.object, &field.name)
             .is_some()
         {
-            return Some(object.field(&field.name));
+            let found = object.field(&field.name);
+            self.model.mentions.fields.insert(found.clone());
+            return Some(found);
         }
-        let help = self
+        let near = self
             .model
             .catalog
             .object(kind, &object.object)
-            .and_then(|o| did_you_mean(&field.name, o.fields.iter().map(|f| f.name.as_str())))
+            .and_then(|o| nearest(&field.name, o.fields.iter().map(|f| f.name.as_str())))
+            .map(str::to_string);
+        // The field the author most likely meant counts as mentioned: a typo in its name must
+        // not also report it as unused.
+        if let Some(near) = &near {
+            self.model.mentions.fields.insert(object.field(near));
+        }
+        let help = near
+            .map(|n| format!("did you mean `{n}`?"))
             .unwrap_or_else(|| custom_field_help(kind, object, &field.name));
         self.error(
             Diagnostic::error(
@@ -230,7 +240,9 @@ impl Resolver {
         {
             if let FieldType::Ref { targets } = &def.ty {
                 if targets.len() == 1 {
-                    return Some(from.field(&def.name));
+                    let reference = from.field(&def.name);
+                    self.model.mentions.fields.insert(reference.clone());
+                    return Some(reference);
                 }
                 let name = def.name.clone();
                 let targets = targets.join(", ");
@@ -272,9 +284,7 @@ impl Resolver {
             )
         } else {
             did_you_mean(&step.name, candidates.iter().map(String::as_str)).unwrap_or_else(|| {
-                format!(
-                    "walk a reference by its relationship name (Salesforce `AccountId` -> `Account`, `X__c` -> `X__r`; ServiceNow uses the field's name)"
-                )
+                "walk a reference by its relationship name (Salesforce `AccountId` -> `Account`, `X__c` -> `X__r`; ServiceNow uses the field's name)".to_string()
             })
         };
         self.error(

@@ -124,10 +124,7 @@ impl Resolver {
                 })
             }
             ast::Step::Update(rw) => {
-                let via = match &rw.via {
-                    Some(name) => Some(self.link_by_name(name)),
-                    None => None,
-                };
+                let via = rw.via.as_ref().map(|name| self.link_by_name(name));
                 let (object, assignments) = self.record_write(scope, rw)?;
                 let link = match via {
                     Some(found) => Some(found?),
