@@ -38,12 +38,26 @@ fn fmt_twice_is_fmt_once_and_keeps_the_plan_hash() {
             continue;
         };
         let once = format(&ast, &src);
-        let reparsed = syntax::parse(&once)
-            .unwrap_or_else(|d| panic!("{}: formatted text does not parse: {d:?}\n{once}", path.display()));
+        let reparsed = syntax::parse(&once).unwrap_or_else(|d| {
+            panic!(
+                "{}: formatted text does not parse: {d:?}\n{once}",
+                path.display()
+            )
+        });
         let twice = format(&reparsed, &once);
         assert_eq!(once, twice, "{}: fmt is not idempotent", path.display());
-        assert_eq!(plan_hash(&src), plan_hash(&once), "{}: fmt changed the meaning", path.display());
-        assert_eq!(src.matches("//").count(), once.matches("//").count(), "{}: a comment was lost", path.display());
+        assert_eq!(
+            plan_hash(&src),
+            plan_hash(&once),
+            "{}: fmt changed the meaning",
+            path.display()
+        );
+        assert_eq!(
+            src.matches("//").count(),
+            once.matches("//").count(),
+            "{}: a comment was lost",
+            path.display()
+        );
         formatted_files += 1;
     }
     assert!(formatted_files > 0);
@@ -51,7 +65,11 @@ fn fmt_twice_is_fmt_once_and_keeps_the_plan_hash() {
 
 #[test]
 fn the_hash_ignores_layout_and_comments_but_not_meaning() {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/case_incident.seam")).unwrap();
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/case_incident.seam"
+    ))
+    .unwrap();
     let squashed: String = src
         .lines()
         .filter(|l| !l.trim_start().starts_with("//"))

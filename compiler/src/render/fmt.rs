@@ -103,8 +103,14 @@ impl Printer<'_> {
     /// Whether the author left a blank line between two items of a block.
     fn blank_between(&self, prev_end: usize, next_start: usize) -> bool {
         let gap = self.src.get(prev_end..next_start).unwrap_or("");
-        // Ignore comment text: a blank line is two line breaks with only spaces between.
-        gap.lines().skip(1).any(|l| l.trim().is_empty()) && gap.matches('\n').count() >= 2
+        // A blank line is an interior line of the gap with nothing on it (the gap's first line
+        // ends the previous item, its last one is the next item's indentation).
+        let lines: Vec<&str> = gap.split('\n').collect();
+        lines
+            .iter()
+            .skip(1)
+            .take(lines.len().saturating_sub(2))
+            .any(|l| l.trim().is_empty())
     }
 
     /// Prints block items: `leading` comments, an optional kept blank line, then the item.
