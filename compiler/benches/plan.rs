@@ -5,14 +5,22 @@
 //!
 //! `cargo bench -p seam-compiler --bench plan` (all three), or with `-- compile` for one.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use seam_compiler::render::{graph::FieldGraph, table};
 use seam_compiler::Plan;
 use std::time::Instant;
 
 fn main() {
-    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let run = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let n = 100_000;
     let spec = seam_compiler::synthetic::spec(n);
@@ -34,13 +42,21 @@ fn main() {
         (compile - planned_at).as_secs_f64()
     );
     if run("compile") {
-        println!("compile (check + plan + JSON, {} MB): {:.3} s", json.len() / 1_000_000, compile.as_secs_f64());
+        println!(
+            "compile (check + plan + JSON, {} MB): {:.3} s",
+            json.len() / 1_000_000,
+            compile.as_secs_f64()
+        );
     }
     if run("table") {
         let t = Instant::now();
         let rows = table::build(&plan);
         let text = rows.markdown();
-        println!("table ({} rows, markdown): {:.3} s", rows.rows.len(), t.elapsed().as_secs_f64());
+        println!(
+            "table ({} rows, markdown): {:.3} s",
+            rows.rows.len(),
+            t.elapsed().as_secs_f64()
+        );
         assert!(!text.is_empty());
     }
     if run("graph") {

@@ -1,7 +1,12 @@
 //! `fmt` is a no-op on formatted code and never changes what a spec means, for every example
 //! and every corpus file that parses.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use seam_compiler::render::fmt::format;
 use seam_compiler::{check, syntax, Plan};

@@ -495,4 +495,5 @@ pub struct PlanAlert {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests;
