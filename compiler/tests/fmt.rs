@@ -15,7 +15,12 @@ use std::path::PathBuf;
 fn specs() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
-    for dir in ["examples", "spec/corpus", "tests/fixtures"] {
+    for dir in [
+        "examples",
+        "examples/broken",
+        "spec/corpus",
+        "tests/fixtures",
+    ] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };
