@@ -59,6 +59,20 @@ fn main() {
         );
         assert!(!text.is_empty());
     }
+    if run("svg") {
+        // The in-process SVG layout, at the size `seam graph --format svg` accepts.
+        let small = seam_compiler::check(&seam_compiler::synthetic::spec(100));
+        let g = FieldGraph::build(&small.model.unwrap());
+        let t = Instant::now();
+        let svg = g.svg();
+        println!(
+            "svg ({} nodes, {} edges): {:.3} s",
+            g.nodes.len(),
+            g.edges.len(),
+            t.elapsed().as_secs_f64()
+        );
+        assert!(svg.contains("<svg"));
+    }
     if run("graph") {
         let t = Instant::now();
         let g = FieldGraph::build(&model);
