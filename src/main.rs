@@ -24,6 +24,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Check(cmd::check::CheckArgs),
+    Compile(cmd::compile::CompileArgs),
+    Fmt(cmd::fmt::FmtArgs),
+    Table(cmd::table::TableArgs),
+    Graph(cmd::graph::GraphArgs),
+    Diff(cmd::diff::DiffArgs),
     /// Local emulators of Salesforce, ServiceNow and Slack, with webhooks and fault injection.
     Sandbox(Box<cmd::sandbox::SandboxArgs>),
 }
@@ -33,5 +38,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => cmd::check::run(&args),
         Command::Sandbox(args) => cmd::sandbox::run(*args),
+        Command::Compile(args) => cmd::compile::run(&args),
+        Command::Table(args) => cmd::table::run(&args),
+        Command::Graph(args) => cmd::graph::run(&args),
+        Command::Fmt(args) => cmd::fmt::run(&args),
+        Command::Diff(args) => cmd::diff::run(&args),
     }
 }

@@ -15,10 +15,14 @@ pub use span::{LineIndex, Span};
 pub mod check;
 mod fx;
 pub mod model;
+pub mod plan;
+pub mod render;
 pub mod resolve;
 mod suggest;
 
 use syntax::ast::SeamFile;
+
+pub use plan::Plan;
 
 /// The outcome of checking one file: the AST and model as far as they could be built, and every
 /// diagnostic, sorted by position.
@@ -69,6 +73,17 @@ pub fn catalog_for_spec(src: &str) -> Result<catalog::Catalog, Vec<Diagnostic>> 
             .collect());
     }
     checked.model.map(|m| m.catalog).ok_or_else(Vec::new)
+}
+
+/// Checks one file and compiles it: the check's outcome, and the [`Plan`] when there are no
+/// errors (no plan is built from a spec with errors).
+pub fn compile(src: &str) -> (Checked, Option<Plan>) {
+    let checked = check(src);
+    let plan = match (&checked.model, checked.has_errors()) {
+        (Some(model), false) => Some(Plan::from_model(model)),
+        _ => None,
+    };
+    (checked, plan)
 }
 #[doc(hidden)]
 pub mod synthetic;
