@@ -33,6 +33,9 @@ pub struct TableMeta {
     pub auto: Option<(String, String, usize, String)>,
     /// impact × urgency -> priority applies.
     pub priority_matrix: bool,
+    /// field name -> index into `def.fields`: rendering a record looks up every field, so a
+    /// scan here would make each read quadratic in the table's width.
+    by_name: HashMap<String, usize>,
 }
 
 impl TableMeta {
@@ -65,13 +68,20 @@ impl TableMeta {
                 post.to_string(),
             )
         });
+        let by_name = def
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect::<HashMap<_, _>>();
         let priority_matrix = ["impact", "urgency", "priority"]
             .iter()
-            .all(|f| def.field(f).is_some());
+            .all(|f| by_name.contains_key(*f));
         TableMeta {
             def,
             auto,
             priority_matrix,
+            by_name,
         }
     }
 
@@ -80,7 +90,7 @@ impl TableMeta {
     }
 
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
-        self.def.field(name)
+        self.by_name.get(name).and_then(|&i| self.def.fields.get(i))
     }
 
     /// The field whose value names a record (`number`, `name`, `user_name`).
