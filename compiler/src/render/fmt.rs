@@ -24,7 +24,7 @@ pub fn format(file: &SeamFile, src: &str) -> String {
         indent: 0,
     };
     for (i, item) in file.items.iter().enumerate() {
-        let span = item_span(item);
+        let span = item.span();
         if i > 0 {
             p.out.push('\n');
         }
@@ -38,19 +38,6 @@ pub fn format(file: &SeamFile, src: &str) -> String {
         return String::new();
     }
     out
-}
-
-fn item_span(item: &Item) -> Span {
-    match item {
-        Item::Seam(d) => d.span,
-        Item::System(d) => d.span,
-        Item::Object(d) => d.span,
-        Item::Identity(d) => d.span,
-        Item::Own(d) => d.span,
-        Item::Link(d) => d.span,
-        Item::Workflow(d) => d.span,
-        Item::Policy(d) => d.span,
-    }
 }
 
 struct Printer<'a> {

@@ -125,7 +125,7 @@ impl Resolver {
             }
         }
         if first_seen.is_none() {
-            let span = file.items.first().map_or(Span::default(), item_span);
+            let span = file.items.first().map_or(Span::default(), Item::span);
             self.diagnostics.push(
                 Diagnostic::error(
                     Code::Syntax,
@@ -166,18 +166,5 @@ impl Resolver {
 
     pub(crate) fn error(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
-    }
-}
-
-fn item_span(item: &Item) -> Span {
-    match item {
-        Item::Seam(d) => d.span,
-        Item::System(d) => d.span,
-        Item::Object(d) => d.span,
-        Item::Identity(d) => d.span,
-        Item::Own(d) => d.span,
-        Item::Link(d) => d.span,
-        Item::Workflow(d) => d.span,
-        Item::Policy(d) => d.span,
     }
 }

@@ -50,6 +50,22 @@ pub enum Item {
     Policy(PolicyDecl),
 }
 
+impl Item {
+    /// The span of the whole declaration.
+    pub fn span(&self) -> Span {
+        match self {
+            Item::Seam(d) => d.span,
+            Item::System(d) => d.span,
+            Item::Object(d) => d.span,
+            Item::Identity(d) => d.span,
+            Item::Own(d) => d.span,
+            Item::Link(d) => d.span,
+            Item::Workflow(d) => d.span,
+            Item::Policy(d) => d.span,
+        }
+    }
+}
+
 /// `seam NAME`
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeamDecl {
