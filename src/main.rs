@@ -24,6 +24,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Check(cmd::check::CheckArgs),
+    Compile(cmd::compile::CompileArgs),
+    Table(cmd::table::TableArgs),
+    Graph(cmd::graph::GraphArgs),
+    Fmt(cmd::fmt::FmtArgs),
+    Diff(cmd::diff::DiffArgs),
     /// Local emulators of Salesforce, ServiceNow and Slack, with webhooks and fault injection.
     Sandbox(Box<cmd::sandbox::SandboxArgs>),
 }
@@ -32,6 +37,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => cmd::check::run(&args),
+        Command::Compile(args) => cmd::compile::run(&args),
+        Command::Table(args) => cmd::table::run(&args),
+        Command::Graph(args) => cmd::graph::run(&args),
+        Command::Fmt(args) => cmd::fmt::run(&args),
+        Command::Diff(args) => cmd::diff::run(&args),
         Command::Sandbox(args) => cmd::sandbox::run(*args),
     }
 }

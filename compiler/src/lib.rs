@@ -14,10 +14,14 @@ pub use diagnostic::{Diagnostic, Label, Severity};
 pub use span::{LineIndex, Span};
 pub mod check;
 pub mod model;
+pub mod plan;
+pub mod render;
 pub mod resolve;
 mod suggest;
 
 use syntax::ast::SeamFile;
+
+pub use plan::Plan;
 
 /// The outcome of checking one file: the AST and model as far as they could be built, and every
 /// diagnostic, sorted by position.
@@ -68,6 +72,16 @@ pub fn catalog_for_spec(src: &str) -> Result<catalog::Catalog, Vec<Diagnostic>> 
             .collect());
     }
     checked.model.map(|m| m.catalog).ok_or_else(Vec::new)
+}
+
+/// Checks one file and compiles it to a [`Plan`], or returns the check's outcome when it has
+/// errors (no plan is built from a spec with errors).
+pub fn compile(src: &str) -> Result<(Plan, Checked), Checked> {
+    let checked = check(src);
+    match (&checked.model, checked.has_errors()) {
+        (Some(model), false) => Ok((Plan::from_model(model), checked)),
+        _ => Err(checked),
+    }
 }
 #[doc(hidden)]
 pub mod synthetic;

@@ -1,4 +1,10 @@
 //! One module per subcommand: flags (clap) and rendering, nothing else.
 
 pub mod check;
+pub mod compile;
+pub mod diff;
+pub mod fmt;
+pub mod graph;
+pub mod load;
 pub mod sandbox;
+pub mod table;

@@ -27,7 +27,7 @@ pub fn run(model: &Model) -> Vec<Diagnostic> {
     diagnostics
 }
 
-pub use cycles::{dependency_graph, EdgeKind, GraphEdge};
+pub use cycles::{dependency_graph, EdgeKind, GraphEdge, GraphNode};
 pub use ownership::{claims, Claim, ClaimKind};
 
 #[cfg(test)]

@@ -1,0 +1,541 @@
+//! Model -> Plan. Pure translation: the model is already resolved, so every path here has a
+//! catalogue entry; the Plan only drops spans and keeps what the runtime needs.
+
+use super::*;
+use crate::catalog::{FieldType, SystemKind};
+use crate::model::{self, Model};
+use crate::syntax::ast;
+use std::collections::{BTreeMap, BTreeSet};
+
+impl Plan {
+    /// Builds the plan of a model. Meant for a model without errors (`seam compile` refuses
+    /// others), but total: whatever the model holds is translated.
+    pub fn from_model(model: &Model) -> Plan {
+        let mut touched = Touched::default();
+        let links: Vec<PlanLink> = model
+            .links
+            .iter()
+            .map(|l| link(model, l, &mut touched))
+            .collect();
+        let workflows = model
+            .workflows
+            .iter()
+            .map(|w| workflow(w, model, &mut touched))
+            .collect();
+        let identities = model
+            .identities
+            .iter()
+            .map(|i| {
+                touched.field(&i.left.node);
+                touched.field(&i.right.node);
+                PlanIdentity {
+                    name: i.name.clone(),
+                    left: field_path(&i.left.node),
+                    right: field_path(&i.right.node),
+                }
+            })
+            .collect();
+        let policy = policy(&model.policy, &mut touched);
+        let mut plan = Plan {
+            plan_version: PLAN_VERSION,
+            spec_hash: String::new(),
+            seam: model.name.clone().unwrap_or_default(),
+            systems: model.systems.iter().map(system).collect(),
+            objects: objects(model, &touched),
+            ownership: ownership(&links),
+            identities,
+            links,
+            workflows,
+            policy,
+        };
+        plan.spec_hash = plan.content_hash();
+        plan
+    }
+}
+
+/// The fields the plan reads or writes, per object.
+#[derive(Default)]
+struct Touched {
+    fields: BTreeMap<model::ObjRef, BTreeSet<String>>,
+}
+
+impl Touched {
+    fn field(&mut self, f: &model::FieldRef) {
+        self.fields
+            .entry(f.object_ref())
+            .or_default()
+            .insert(f.field.clone());
+    }
+
+    fn object(&mut self, o: &model::ObjRef) {
+        self.fields.entry(o.clone()).or_default();
+    }
+
+    fn path(&mut self, p: &model::ValuePath) {
+        self.object(&p.root);
+        for w in &p.walk {
+            self.field(w);
+        }
+        self.field(&p.field);
+    }
+}
+
+fn system(s: &model::System) -> PlanSystem {
+    let mut out = PlanSystem {
+        alias: s.alias.clone(),
+        kind: match s.kind {
+            SystemKind::Salesforce => PlanSystemKind::Salesforce,
+            SystemKind::ServiceNow => PlanSystemKind::Servicenow,
+            SystemKind::Slack => PlanSystemKind::Slack,
+        },
+        url: None,
+        auth: None,
+        webhook_secret: None,
+    };
+    for setting in &s.decl.settings {
+        match (setting.name.name.as_str(), &setting.value) {
+            ("url", value) => out.url = setting_value(value),
+            ("webhook_secret", ast::Expr::Env { var, .. }) => {
+                out.webhook_secret = Some(EnvRef {
+                    env: var.value.clone(),
+                })
+            }
+            ("auth", ast::Expr::Func { name, args, .. }) => {
+                out.auth = Some(PlanAuth {
+                    scheme: name.name.clone(),
+                    params: args
+                        .iter()
+                        .filter_map(|a| {
+                            // INVARIANT: a checked spec has only env() credentials; a literal
+                            // that slipped through is dropped, never copied into the plan.
+                            let value = match &a.value {
+                                ast::Expr::Env { var, .. } => SettingValue::Env(EnvRef {
+                                    env: var.value.clone(),
+                                }),
+                                _ => return None,
+                            };
+                            Some(AuthParam {
+                                name: a.name.name.clone(),
+                                value,
+                            })
+                        })
+                        .collect(),
+                })
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn setting_value(e: &ast::Expr) -> Option<SettingValue> {
+    match e {
+        ast::Expr::Env { var, .. } => Some(SettingValue::Env(EnvRef {
+            env: var.value.clone(),
+        })),
+        ast::Expr::Literal(ast::Literal {
+            kind: ast::LitKind::Str(s),
+            ..
+        }) => Some(SettingValue::Literal(s.value.clone())),
+        _ => None,
+    }
+}
+
+fn objects(model: &Model, touched: &Touched) -> Vec<PlanObject> {
+    touched
+        .fields
+        .iter()
+        .filter_map(|(obj, fields)| {
+            let kind = model.kind(&obj.system)?;
+            let def = model.catalog.object(kind, &obj.object)?;
+            let fields: Vec<PlanField> = def
+                .fields
+                .iter()
+                .filter(|f| fields.contains(&f.name))
+                .map(|f| PlanField {
+                    name: f.name.clone(),
+                    ty: plan_type(&f.ty),
+                    unique: f.unique || f.ty == FieldType::Id,
+                    read_only: f.read_only,
+                    derived_from: f.derived_from.clone(),
+                })
+                .collect();
+            Some(PlanObject {
+                system: obj.system.clone(),
+                object: obj.object.clone(),
+                custom: !def.standard || def.fields.iter().any(|f| !f.standard),
+                fields,
+            })
+        })
+        .collect()
+}
+
+pub(super) fn plan_type(t: &FieldType) -> PlanType {
+    match t {
+        FieldType::Text { max_len } => PlanType::Text { max_len: *max_len },
+        FieldType::Number => PlanType::Number,
+        FieldType::Bool => PlanType::Bool,
+        FieldType::Datetime => PlanType::Datetime,
+        FieldType::Id => PlanType::Id,
+        FieldType::Ref { targets } => PlanType::Ref {
+            targets: targets.clone(),
+        },
+        FieldType::Picklist { values } => PlanType::Picklist {
+            values: values.clone(),
+        },
+    }
+}
+
+/// Every mapping source, its owner and its replicas, sorted by field.
+fn ownership(links: &[PlanLink]) -> Vec<FieldOwnership> {
+    let mut map: BTreeMap<FieldPath, Vec<Replica>> = BTreeMap::new();
+    for l in links {
+        for m in l.left_to_right.iter().chain(&l.right_to_left) {
+            map.entry(m.source.clone()).or_default().push(Replica {
+                field: m.target.clone(),
+                link: l.name.clone(),
+            });
+        }
+    }
+    map.into_iter()
+        .map(|(field, replicas)| FieldOwnership {
+            owner: field.system.clone(),
+            field,
+            replicas,
+        })
+        .collect()
+}
+
+fn field_path(f: &model::FieldRef) -> FieldPath {
+    FieldPath {
+        system: f.system.clone(),
+        object: f.object.clone(),
+        field: f.field.clone(),
+    }
+}
+
+fn object_path(o: &model::ObjRef) -> ObjectPath {
+    ObjectPath {
+        system: o.system.clone(),
+        object: o.object.clone(),
+    }
+}
+
+fn link(model: &Model, l: &model::Link, touched: &mut Touched) -> PlanLink {
+    touched.object(&l.left.node);
+    touched.object(&l.right.node);
+    let key = l.key.as_ref().map(|k| {
+        touched.field(&k.left.node);
+        touched.field(&k.right.node);
+        LinkKey {
+            left: field_path(&k.left.node),
+            right: field_path(&k.right.node),
+        }
+    });
+    let open = l
+        .opens
+        .iter()
+        .map(|o| OpenRule {
+            target: object_path(&o.target.node),
+            when: condition(&o.condition, touched),
+        })
+        .collect();
+    let mut left_to_right = Vec::new();
+    let mut right_to_left = Vec::new();
+    for m in &l.mappings {
+        touched.field(&m.source.node);
+        touched.field(&m.target.node);
+        let pm = mapping(model, m);
+        if m.source.node.object_ref() == l.left.node {
+            left_to_right.push(pm);
+        } else {
+            right_to_left.push(pm);
+        }
+    }
+    PlanLink {
+        name: l.name.clone(),
+        left: object_path(&l.left.node),
+        right: object_path(&l.right.node),
+        key,
+        open,
+        left_to_right,
+        right_to_left,
+    }
+}
+
+fn mapping(model: &Model, m: &model::Mapping) -> PlanMapping {
+    let via = m.via.as_ref().and_then(|v| {
+        let identity = model.identities.get(v.node)?;
+        // The identity key on the source's side is read; the other side's is matched.
+        let source_side_left = identity.left.node.system == m.source.node.system;
+        let (source_key, target_key) = if source_side_left {
+            (&identity.left.node, &identity.right.node)
+        } else {
+            (&identity.right.node, &identity.left.node)
+        };
+        Some(IdentityTranslation {
+            identity: identity.name.clone(),
+            source_key: field_path(source_key),
+            target_key: field_path(target_key),
+        })
+    });
+    PlanMapping {
+        source: field_path(&m.source.node),
+        target: field_path(&m.target.node),
+        value_map: m.map.as_ref().map(value_map),
+        via,
+    }
+}
+
+fn value_map(map: &ast::ValueMap) -> ValueMap {
+    let mut out = ValueMap {
+        arms: Vec::new(),
+        default: None,
+    };
+    for arm in &map.arms {
+        match &arm.pattern {
+            ast::MapPattern::Value(v) => out.arms.push(MapArm {
+                from: literal(v),
+                to: literal(&arm.value),
+            }),
+            ast::MapPattern::Default(_) => out.default = Some(literal(&arm.value)),
+        }
+    }
+    out
+}
+
+pub(super) fn literal(l: &ast::Literal) -> Literal {
+    match &l.kind {
+        ast::LitKind::Str(s) => Literal::String(s.value.clone()),
+        ast::LitKind::Number(n) => Literal::Number(*n),
+        ast::LitKind::Bool(b) => Literal::Bool(*b),
+        ast::LitKind::Duration(d) => Literal::Duration(d.millis),
+    }
+}
+
+fn condition(c: &model::Cond, touched: &mut Touched) -> Condition {
+    match c {
+        model::Cond::Compare {
+            left, op, right, ..
+        } => Condition::Compare {
+            left: operand(left, touched),
+            op: match op {
+                ast::CmpOp::Eq => CompareOp::Eq,
+                ast::CmpOp::Ne => CompareOp::Ne,
+                ast::CmpOp::Lt => CompareOp::Lt,
+                ast::CmpOp::Le => CompareOp::Le,
+                ast::CmpOp::Gt => CompareOp::Gt,
+                ast::CmpOp::Ge => CompareOp::Ge,
+            },
+            right: operand(right, touched),
+        },
+        model::Cond::In { left, list, .. } => Condition::In {
+            left: operand(left, touched),
+            values: list.iter().map(literal).collect(),
+        },
+        model::Cond::And(a, b) => {
+            let mut conditions = Vec::new();
+            flatten(a, true, &mut conditions, touched);
+            flatten(b, true, &mut conditions, touched);
+            Condition::All { conditions }
+        }
+        model::Cond::Or(a, b) => {
+            let mut conditions = Vec::new();
+            flatten(a, false, &mut conditions, touched);
+            flatten(b, false, &mut conditions, touched);
+            Condition::Any { conditions }
+        }
+        model::Cond::Not(a) => Condition::Not {
+            condition: Box::new(condition(a, touched)),
+        },
+    }
+}
+
+/// Collects the operands of a chain of `and` (or of `or`) into one list.
+fn flatten(c: &model::Cond, and: bool, out: &mut Vec<Condition>, touched: &mut Touched) {
+    match (c, and) {
+        (model::Cond::And(a, b), true) | (model::Cond::Or(a, b), false) => {
+            flatten(a, and, out, touched);
+            flatten(b, and, out, touched);
+        }
+        _ => out.push(condition(c, touched)),
+    }
+}
+
+fn operand(o: &model::Operand, touched: &mut Touched) -> Operand {
+    match o {
+        model::Operand::Path(p) => Operand::Field {
+            path: value_path(p, touched),
+        },
+        model::Operand::Metric(m) => Operand::Metric {
+            metric: metric(m.node),
+        },
+        model::Operand::Literal(l) => Operand::Literal { value: literal(l) },
+    }
+}
+
+fn metric(m: model::Metric) -> Metric {
+    match m {
+        model::Metric::DeadLetter => Metric::DeadLetter,
+        model::Metric::Lag => Metric::Lag,
+    }
+}
+
+fn value_path(p: &model::ValuePath, touched: &mut Touched) -> ValuePath {
+    touched.path(p);
+    ValuePath {
+        root: object_path(&p.root),
+        walk: p.walk.iter().map(field_path).collect(),
+        field: field_path(&p.field),
+    }
+}
+
+fn workflow(w: &model::Workflow, model: &Model, touched: &mut Touched) -> PlanWorkflow {
+    let trigger = match &w.trigger {
+        model::Trigger::Becomes { field, value } => {
+            touched.field(&field.node);
+            PlanTrigger::Becomes {
+                field: field_path(&field.node),
+                value: literal(value),
+            }
+        }
+        model::Trigger::Changes { field } => {
+            touched.field(&field.node);
+            PlanTrigger::Changes {
+                field: field_path(&field.node),
+            }
+        }
+        model::Trigger::Created { object } => {
+            touched.object(&object.node);
+            PlanTrigger::Created {
+                object: object_path(&object.node),
+            }
+        }
+    };
+    PlanWorkflow {
+        name: w.name.clone(),
+        trigger,
+        guard: w.guard.as_ref().map(|g| condition(g, touched)),
+        steps: w.steps.iter().map(|s| step(s, model, touched)).collect(),
+    }
+}
+
+fn step(s: &model::Step, model: &Model, touched: &mut Touched) -> PlanStep {
+    let link_name = |i: usize| {
+        model
+            .links
+            .get(i)
+            .map(|l| l.name.clone())
+            .unwrap_or_default()
+    };
+    match s {
+        model::Step::Open { target, link, .. } => PlanStep::Open {
+            target: object_path(&target.node),
+            link: link_name(*link),
+        },
+        model::Step::Create {
+            object,
+            assignments,
+            ..
+        } => {
+            touched.object(&object.node);
+            PlanStep::Create {
+                object: object_path(&object.node),
+                assignments: assignments.iter().map(|a| assignment(a, touched)).collect(),
+            }
+        }
+        model::Step::Update {
+            object,
+            link,
+            assignments,
+            ..
+        } => {
+            touched.object(&object.node);
+            PlanStep::Update {
+                object: object_path(&object.node),
+                link: link.map(link_name),
+                assignments: assignments.iter().map(|a| assignment(a, touched)).collect(),
+            }
+        }
+        model::Step::Action {
+            binding,
+            system,
+            action,
+            args,
+            ..
+        } => PlanStep::Action {
+            bind: binding.as_ref().map(|b| b.node.clone()),
+            system: system.clone(),
+            action: action.clone(),
+            args: args.iter().map(|a| arg(a, touched)).collect(),
+        },
+    }
+}
+
+fn assignment(a: &model::Assignment, touched: &mut Touched) -> PlanAssignment {
+    touched.field(&a.field.node);
+    PlanAssignment {
+        field: field_path(&a.field.node),
+        value: value(&a.value, touched),
+    }
+}
+
+fn arg(a: &model::Arg, touched: &mut Touched) -> PlanArg {
+    PlanArg {
+        name: a.name.clone(),
+        value: value(&a.value, touched),
+    }
+}
+
+fn value(v: &model::Value, touched: &mut Touched) -> PlanValue {
+    match v {
+        model::Value::Literal(l) => PlanValue::Literal { value: literal(l) },
+        model::Value::Template(t) => PlanValue::Template {
+            parts: t
+                .parts
+                .iter()
+                .map(|p| match p {
+                    model::TemplatePart::Text(text) => TemplatePart::Text { text: text.clone() },
+                    model::TemplatePart::Path(p) => TemplatePart::Field {
+                        path: value_path(p, touched),
+                    },
+                    model::TemplatePart::Binding(b) => TemplatePart::Binding {
+                        name: b.node.clone(),
+                    },
+                    model::TemplatePart::Metric(m) => TemplatePart::Metric {
+                        metric: metric(m.node),
+                    },
+                })
+                .collect(),
+        },
+        model::Value::Path(p) => PlanValue::Field {
+            path: value_path(p, touched),
+        },
+        model::Value::Binding(b) => PlanValue::Binding {
+            name: b.node.clone(),
+        },
+    }
+}
+
+fn policy(p: &model::Policy, touched: &mut Touched) -> PlanPolicy {
+    PlanPolicy {
+        retry: p.retry.as_ref().map(|r| RetryPolicy {
+            attempts: r.attempts,
+            backoff: r
+                .backoff_ms
+                .map(|(min_ms, max_ms)| Backoff { min_ms, max_ms }),
+        }),
+        dead_letter_after_retry: p.dead_letter_after_retry,
+        alerts: p
+            .alerts
+            .iter()
+            .map(|a| PlanAlert {
+                system: a.system.clone(),
+                action: a.action.clone(),
+                args: a.args.iter().map(|x| arg(x, touched)).collect(),
+                when: condition(&a.condition, touched),
+            })
+            .collect(),
+        reconcile_every_ms: p.reconcile_every_ms,
+    }
+}

@@ -1,0 +1,173 @@
+use super::*;
+use crate::catalog::{Catalog, SystemKind};
+use crate::model::{self, FieldRef, Model, ObjRef, Spanned};
+use crate::span::Span;
+use crate::syntax::ast;
+
+fn ident(name: &str) -> ast::Ident {
+    ast::Ident {
+        name: name.into(),
+        span: Span::default(),
+    }
+}
+
+fn env(var: &str) -> ast::Expr {
+    ast::Expr::Env {
+        var: ast::StrLit {
+            value: var.into(),
+            raw: var.into(),
+            span: Span::default(),
+        },
+        span: Span::default(),
+    }
+}
+
+fn system(alias: &str, kind: SystemKind, settings: Vec<(&str, ast::Expr)>) -> model::System {
+    model::System {
+        alias: alias.into(),
+        kind,
+        decl: ast::SystemDecl {
+            alias: ident(alias),
+            kind: ident(kind.as_str()),
+            settings: settings
+                .into_iter()
+                .map(|(n, value)| ast::Setting {
+                    name: ident(n),
+                    value,
+                    span: Span::default(),
+                })
+                .collect(),
+            span: Span::default(),
+        },
+    }
+}
+
+fn spanned<T>(node: T) -> Spanned<T> {
+    Spanned {
+        node,
+        span: Span::default(),
+    }
+}
+
+fn field(system: &str, object: &str, field: &str) -> FieldRef {
+    FieldRef {
+        system: system.into(),
+        object: object.into(),
+        field: field.into(),
+    }
+}
+
+/// A small model built by hand: one link with one mapping.
+pub(crate) fn small_model() -> Model {
+    let mut m = Model::with_catalog(Catalog::builtin());
+    m.name = Some("demo".into());
+    m.add_system(system(
+        "sf",
+        SystemKind::Salesforce,
+        vec![
+            ("url", env("SF_URL")),
+            (
+                "auth",
+                ast::Expr::Func {
+                    name: ident("bearer"),
+                    args: vec![ast::NamedArg {
+                        name: ident("token"),
+                        value: env("SF_TOKEN"),
+                        span: Span::default(),
+                    }],
+                    span: Span::default(),
+                },
+            ),
+            ("webhook_secret", env("SF_HOOK")),
+        ],
+    ));
+    m.add_system(system("snow", SystemKind::ServiceNow, vec![]));
+    let left = ObjRef {
+        system: "sf".into(),
+        object: "Case".into(),
+    };
+    let right = ObjRef {
+        system: "snow".into(),
+        object: "incident".into(),
+    };
+    m.links.push(model::Link {
+        name: "case_incident".into(),
+        name_span: Span::default(),
+        left: spanned(left),
+        right: spanned(right),
+        key: Some(model::LinkKey {
+            left: spanned(field("sf", "Case", "Id")),
+            right: spanned(field("snow", "incident", "correlation_id")),
+            span: Span::default(),
+        }),
+        opens: vec![],
+        mappings: vec![model::Mapping {
+            link: "case_incident".into(),
+            source: spanned(field("sf", "Case", "Subject")),
+            target: spanned(field("snow", "incident", "short_description")),
+            map: None,
+            via: None,
+            span: Span::default(),
+        }],
+        span: Span::default(),
+    });
+    m
+}
+
+#[test]
+fn a_hand_built_model_compiles_to_a_plan_with_env_references_only() {
+    let plan = Plan::from_model(&small_model());
+    assert_eq!(plan.plan_version, PLAN_VERSION);
+    assert_eq!(plan.spec_hash.len(), 64);
+    assert_eq!(plan.spec_hash, plan.content_hash());
+    let sf = &plan.systems[0];
+    assert_eq!(
+        sf.url,
+        Some(SettingValue::Env(EnvRef {
+            env: "SF_URL".into()
+        }))
+    );
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(
+        json["systems"][0]["url"],
+        serde_json::json!({"env": "SF_URL"})
+    );
+    assert_eq!(
+        json["systems"][0]["auth"]["params"][0]["value"]["env"],
+        "SF_TOKEN"
+    );
+    assert_eq!(plan.ownership.len(), 1);
+    assert_eq!(plan.ownership[0].owner, "sf");
+    assert_eq!(plan.links[0].left_to_right.len(), 1);
+    // Only touched fields appear.
+    let case = plan.objects.iter().find(|o| o.object == "Case").unwrap();
+    let names: Vec<&str> = case.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["Id", "Subject"]);
+    // The plan round-trips through its JSON.
+    let back: Plan = serde_json::from_value(json).unwrap();
+    assert_eq!(back, plan);
+}
+
+#[test]
+fn the_hash_follows_meaning() {
+    let a = Plan::from_model(&small_model());
+    let mut model = small_model();
+    model.links[0].mappings[0].target.node.field = "description".into();
+    let b = Plan::from_model(&model);
+    assert_ne!(a.spec_hash, b.spec_hash);
+    assert_eq!(a.spec_hash, Plan::from_model(&small_model()).spec_hash);
+}
+
+#[test]
+fn the_committed_schema_is_the_generated_one() {
+    let generated = serde_json::to_string_pretty(&Plan::json_schema()).unwrap() + "\n";
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/plan.schema.json");
+    if std::env::var_os("SEAM_BLESS").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "spec/plan.schema.json is stale: run `SEAM_BLESS=1 cargo test -p seam-compiler schema`"
+    );
+}
