@@ -6,7 +6,11 @@
 //! the replica values through the Plan and writes only the difference through the
 //! [`connectors`]. The runtime never parses `.seam` text: it is handed a Plan.
 
+pub mod app;
 pub mod connectors;
+pub mod engine;
 pub mod ingest;
 pub mod metrics;
 pub mod store;
+
+pub use app::{start, Running, RuntimeConfig};
