@@ -260,40 +260,44 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Splits wanted values into those the Plan allows (returned) and refusals (audited).
+    /// Splits wanted values into those the Plan allows and those it does not.
+    fn partition(&self, wanted: Vec<Wanted<'a>>) -> (Vec<Wanted<'a>>, Vec<Wanted<'a>>) {
+        let src = &self.source().system;
+        wanted
+            .into_iter()
+            .partition(|w| self.engine.allowed(self.link, src, &w.mapping.target))
+    }
+
+    /// Audits refused writes (they are never sent) and counts them.
+    fn refuse(&self, target_record: &str, refused: &[Wanted<'a>]) -> Result<(), SyncError> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let src = &self.source().system;
+        let rows: Vec<AuditEntry> = refused
+            .iter()
+            .map(|w| {
+                tracing::warn!(record = target_record, field = %w.mapping.target, "write refused: the plan does not let `{src}` write it through link `{}`", self.link.name);
+                self.audit(target_record, &w.mapping.target.field, rule(w.mapping), None, w.value.clone(), "refused")
+            })
+            .collect();
+        self.engine
+            .metrics
+            .refused_writes
+            .get_or_create(&Metrics::system(&self.target().system))
+            .inc_by(rows.len() as u64);
+        self.engine.store.append_audit(&rows)?;
+        Ok(())
+    }
+
+    /// The allowed values; the refused ones are audited against `target_record`.
     fn guard(
         &self,
         target_record: &str,
         wanted: Vec<Wanted<'a>>,
     ) -> Result<Vec<Wanted<'a>>, SyncError> {
-        let src = &self.source().system;
-        let (ok, refused): (Vec<_>, Vec<_>) = wanted
-            .into_iter()
-            .partition(|w| self.engine.allowed(self.link, src, &w.mapping.target));
-        if !refused.is_empty() {
-            let rows: Vec<AuditEntry> = refused
-                .iter()
-                .map(|w| {
-                    self.audit(
-                        target_record,
-                        &w.mapping.target.field,
-                        rule(w.mapping),
-                        None,
-                        w.value.clone(),
-                        "refused",
-                    )
-                })
-                .collect();
-            for w in &refused {
-                tracing::warn!(record = target_record, field = %w.mapping.target, "write refused: the plan does not let {} write it", src);
-            }
-            self.engine
-                .metrics
-                .refused_writes
-                .get_or_create(&Metrics::system(&self.target().system))
-                .inc_by(rows.len() as u64);
-            self.engine.store.append_audit(&rows)?;
-        }
+        let (ok, refused) = self.partition(wanted);
+        self.refuse(target_record, &refused)?;
         Ok(ok)
     }
 
@@ -412,7 +416,7 @@ impl<'a> Context<'a> {
                 "{src_key} of `{record_id}` is empty: no twin can be keyed on it"
             )));
         };
-        let wanted = self.guard("(new)", wanted)?;
+        let (wanted, refused) = self.partition(wanted);
         let mut body: Map<String, Value> = wanted
             .iter()
             .filter_map(|w| {
@@ -439,6 +443,7 @@ impl<'a> Context<'a> {
         };
         let store = &self.engine.store;
         store.put_link(&self.link.name, l, r, now_ms())?;
+        self.refuse(&twin, &refused)?;
         let now = now_ms();
         let mut rows = vec![self.audit(
             &twin,
