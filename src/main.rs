@@ -31,6 +31,9 @@ enum Command {
     Diff(cmd::diff::DiffArgs),
     /// Local emulators of Salesforce, ServiceNow and Slack, with webhooks and fault injection.
     Sandbox(Box<cmd::sandbox::SandboxArgs>),
+    Run(Box<cmd::run::RunArgs>),
+    Dlq(cmd::dlq::DlqArgs),
+    Why(cmd::why::WhyArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,5 +46,8 @@ fn main() -> ExitCode {
         Command::Fmt(args) => cmd::fmt::run(&args),
         Command::Diff(args) => cmd::diff::run(&args),
         Command::Sandbox(args) => cmd::sandbox::run(*args),
+        Command::Run(args) => cmd::run::run(*args),
+        Command::Dlq(args) => cmd::dlq::run(&args),
+        Command::Why(args) => cmd::why::run(&args),
     }
 }
