@@ -57,6 +57,13 @@ async fn infrastructure_case_opens_an_incident_and_the_work_flows_back() {
     })
     .await;
 
+    // A priority change on the Case flows across, mapped.
+    w.sf_patch("Case", &case, json!({"Priority": "Low"})).await;
+    eventually(10, "urgency 3 on the incident", || {
+        field(&w.sb.snow_record("incident", &sys_id), "urgency").as_deref() == Some("3")
+    })
+    .await;
+
     // Echoes die by the diff: let everything settle, still one incident, and the store idle.
     let store = w.rt().store.clone();
     eventually(10, "the inbox drained", || {
@@ -75,6 +82,12 @@ async fn infrastructure_case_opens_an_incident_and_the_work_flows_back() {
     );
     assert_eq!(chain[0].plan_hash, plan().spec_hash);
     assert_eq!(chain.last().unwrap().new_value.as_deref(), Some("New"));
+    // Our Salesforce writes carried `client=seam`, so their change events came back as echoes.
+    let m = w.rt().metrics.render(Default::default());
+    assert!(
+        m.contains("seam_events_out_total{system=\"sf\",outcome=\"echo\"}"),
+        "{m}"
+    );
     w.shutdown().await;
 }
 

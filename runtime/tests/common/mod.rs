@@ -157,6 +157,22 @@ impl World {
         assert!(r.status().is_success(), "{}", r.status());
     }
 
+    /// A person's change to a Salesforce record, through the REST API (no call-options client).
+    pub async fn sf_patch(&self, object: &str, id: &str, fields: Value) {
+        let r = self
+            .http
+            .patch(format!(
+                "{}/services/data/v62.0/sobjects/{object}/{id}",
+                self.sb.salesforce_url()
+            ))
+            .bearer_auth(self.sb.salesforce_token())
+            .json(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(rt) = self.rt.take() {
             rt.shutdown().await;
