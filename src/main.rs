@@ -34,6 +34,7 @@ enum Command {
     Run(Box<cmd::run::RunArgs>),
     Dlq(cmd::dlq::DlqArgs),
     Why(cmd::why::WhyArgs),
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,5 +50,6 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(*args),
         Command::Dlq(args) => cmd::dlq::run(&args),
         Command::Why(args) => cmd::why::run(&args),
+        Command::Demo(args) => cmd::demo::run(&args),
     }
 }

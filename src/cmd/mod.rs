@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod compile;
+pub mod demo;
 pub mod diff;
 pub mod dlq;
 pub mod fmt;
