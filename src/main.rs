@@ -31,17 +31,25 @@ enum Command {
     Diff(cmd::diff::DiffArgs),
     /// Local emulators of Salesforce, ServiceNow and Slack, with webhooks and fault injection.
     Sandbox(Box<cmd::sandbox::SandboxArgs>),
+    Run(Box<cmd::run::RunArgs>),
+    Dlq(cmd::dlq::DlqArgs),
+    Why(cmd::why::WhyArgs),
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => cmd::check::run(&args),
-        Command::Sandbox(args) => cmd::sandbox::run(*args),
         Command::Compile(args) => cmd::compile::run(&args),
         Command::Table(args) => cmd::table::run(&args),
         Command::Graph(args) => cmd::graph::run(&args),
         Command::Fmt(args) => cmd::fmt::run(&args),
         Command::Diff(args) => cmd::diff::run(&args),
+        Command::Sandbox(args) => cmd::sandbox::run(*args),
+        Command::Run(args) => cmd::run::run(*args),
+        Command::Dlq(args) => cmd::dlq::run(&args),
+        Command::Why(args) => cmd::why::run(&args),
+        Command::Demo(args) => cmd::demo::run(&args),
     }
 }

@@ -2,9 +2,13 @@
 
 pub mod check;
 pub mod compile;
+pub mod demo;
 pub mod diff;
+pub mod dlq;
 pub mod fmt;
 pub mod graph;
 pub mod load;
+pub mod run;
 pub mod sandbox;
 pub mod table;
+pub mod why;

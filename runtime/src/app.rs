@@ -1,0 +1,239 @@
+//! Assembling a runtime from a Plan: settings resolved from the environment variables the Plan
+//! names (never logged), the store opened, connectors built, the HTTP server and the workers
+//! started; [`Running::shutdown`] stops taking webhooks, lets in-flight events finish and
+//! returns.
+
+use seam_compiler::plan::{Plan, PlanSystem, PlanSystemKind, RetryPolicy, SettingValue};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::{watch, Notify};
+
+use crate::connectors::http_client;
+use crate::connectors::salesforce::SalesforceClient;
+use crate::connectors::servicenow::ServiceNowClient;
+use crate::engine::platform::Platform;
+use crate::engine::worker::{self, WorkerConfig};
+use crate::engine::{default_retry, Engine};
+use crate::ingest::decode::EchoIdentity;
+use crate::ingest::{self, HookKind, HookSystem, IngestState};
+use crate::metrics::Metrics;
+use crate::store::group::GroupCommit;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+
+pub struct RuntimeConfig {
+    pub listen: SocketAddr,
+    /// `sqlite://PATH`.
+    pub state: String,
+    /// Sent as `Sforce-Call-Options: client=…` and recognised in `changeOrigin`.
+    pub sf_client_id: String,
+    /// The ServiceNow user whose updates are our echoes; default: the basic-auth user.
+    pub snow_echo_user: Option<String>,
+    /// Replaces the Plan's retry policy (tests, operations).
+    pub retry: Option<RetryPolicy>,
+    pub workers: WorkerConfig,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
+            state: "sqlite://seam.db".into(),
+            sf_client_id: "seam".into(),
+            snow_echo_user: None,
+            retry: None,
+            workers: WorkerConfig::default(),
+        }
+    }
+}
+
+/// Looks a setting up: a literal, or the environment variable it names.
+fn setting(
+    value: &SettingValue,
+    env: &dyn Fn(&str) -> Option<String>,
+    what: &str,
+) -> Result<String, String> {
+    match value {
+        SettingValue::Literal(s) => Ok(s.clone()),
+        SettingValue::Env(r) => env(&r.env)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("{what}: set the environment variable `{}`", r.env)),
+    }
+}
+
+fn auth_param(
+    sys: &PlanSystem,
+    name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let auth = sys
+        .auth
+        .as_ref()
+        .ok_or_else(|| format!("system `{}` has no auth", sys.alias))?;
+    let p = auth.params.iter().find(|p| p.name == name).ok_or_else(|| {
+        format!(
+            "system `{}`: auth `{}` has no `{name}`",
+            sys.alias, auth.scheme
+        )
+    })?;
+    setting(
+        &p.value,
+        env,
+        &format!("system `{}` auth `{name}`", sys.alias),
+    )
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
+    ready: Arc<AtomicBool>,
+    server: tokio::task::JoinHandle<()>,
+    workers: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the runtime for `plan`; `env` resolves the variables the Plan names.
+pub async fn start(
+    plan: Plan,
+    config: RuntimeConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Running, String> {
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open_url(&config.state).map_err(|e| e.to_string())?);
+    let http = http_client()?;
+    let mut platforms = HashMap::new();
+    let mut hooks = HashMap::new();
+    let mut snow_user = None;
+    for sys in &plan.systems {
+        let platform = match sys.kind {
+            PlanSystemKind::Slack => continue,
+            PlanSystemKind::Salesforce => {
+                let url = setting(
+                    sys.url
+                        .as_ref()
+                        .ok_or_else(|| format!("system `{}` has no url", sys.alias))?,
+                    env,
+                    &format!("system `{}` url", sys.alias),
+                )?;
+                Platform::Salesforce(SalesforceClient::new(
+                    &sys.alias,
+                    http.clone(),
+                    &url,
+                    auth_param(sys, "client_id", env)?,
+                    auth_param(sys, "client_secret", env)?,
+                    config.sf_client_id.clone(),
+                ))
+            }
+            PlanSystemKind::Servicenow => {
+                let url = setting(
+                    sys.url
+                        .as_ref()
+                        .ok_or_else(|| format!("system `{}` has no url", sys.alias))?,
+                    env,
+                    &format!("system `{}` url", sys.alias),
+                )?;
+                let user = auth_param(sys, "user", env)?;
+                snow_user.get_or_insert_with(|| user.clone());
+                Platform::ServiceNow(ServiceNowClient::new(
+                    &sys.alias,
+                    http.clone(),
+                    &url,
+                    user,
+                    auth_param(sys, "password", env)?,
+                ))
+            }
+        };
+        let kind = match platform {
+            Platform::Salesforce(_) => HookKind::Salesforce,
+            Platform::ServiceNow(_) => HookKind::ServiceNow,
+        };
+        let secret_ref = sys.webhook_secret.as_ref().ok_or_else(|| {
+            format!(
+                "system `{}` has no webhook_secret: its webhooks could not be verified",
+                sys.alias
+            )
+        })?;
+        let secret = setting(
+            &SettingValue::Env(secret_ref.clone()),
+            env,
+            &format!("system `{}` webhook_secret", sys.alias),
+        )?;
+        hooks.insert(sys.alias.clone(), HookSystem { kind, secret });
+        platforms.insert(sys.alias.clone(), platform);
+    }
+    let metrics = Arc::new(Metrics::new());
+    let retry = config
+        .retry
+        .clone()
+        .or_else(|| plan.policy.retry.clone())
+        .unwrap_or_else(default_retry);
+    let echo = EchoIdentity {
+        sf_client_id: config.sf_client_id.clone(),
+        snow_user: config.snow_echo_user.clone().or(snow_user),
+    };
+    let engine = Arc::new(Engine {
+        plan: Arc::new(plan),
+        store: store.clone(),
+        platforms,
+        metrics: metrics.clone(),
+        retry,
+    });
+    let wake = Arc::new(Notify::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = Arc::new(IngestState {
+        systems: hooks,
+        echo,
+        commit: GroupCommit::start(store.clone()),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        wake: wake.clone(),
+        ready: ready.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (shutdown, rx) = watch::channel(false);
+    let mut server_rx = rx.clone();
+    let app = ingest::router(state);
+    let server = tokio::spawn(async move {
+        let stop = async move {
+            let _ = server_rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+    let workers = tokio::spawn(worker::run(engine, config.workers, wake, rx));
+    ready.store(true, Ordering::Relaxed);
+    tracing::info!(%addr, "seam runtime listening");
+    Ok(Running {
+        addr,
+        store,
+        metrics,
+        shutdown,
+        ready,
+        server,
+        workers,
+    })
+}
+
+impl Running {
+    /// Stops taking webhooks, finishes in-flight events, and returns.
+    pub async fn shutdown(self) {
+        self.ready.store(false, Ordering::Relaxed);
+        let _ = self.shutdown.send(true);
+        let _ = self.server.await;
+        let _ = self.workers.await;
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}

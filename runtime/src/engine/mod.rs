@@ -1,0 +1,180 @@
+//! The engine: one claimed event -> read the source record -> compute the replica values
+//! through the Plan -> write only the difference, audited.
+//!
+//! Guarantees:
+//! - Events are hints, state is truth: the source record is read from its platform; the event
+//!   body is not trusted for values.
+//! - Only fields the Plan lets this direction write are sent: ownership is checked again here
+//!   (`allowed`), and a write it does not allow is refused and audited, never sent.
+//! - Only the difference against the values last written is written, so the echo of our own
+//!   write finds nothing to do even when the platform's echo marker is missing.
+//! - A twin is created through the link key: the key is looked up first, so a retry or a
+//!   duplicate event never makes a second one.
+//!
+//! Workflows (`workflow` blocks) and policy alerts are not executed yet.
+
+pub mod platform;
+mod sync;
+pub mod values;
+pub mod worker;
+
+use rand::Rng;
+use seam_compiler::plan::{FieldPath, Plan, PlanLink, RetryPolicy};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::connectors::{ConnectorError, ErrorClass};
+use crate::metrics::Metrics;
+use crate::store::{InboxEvent, Store, StoreError};
+use platform::Platform;
+
+/// Why one event could not be applied: the record, the field or rule when known, the cause.
+#[derive(Debug, Clone)]
+pub struct SyncError {
+    pub message: String,
+    pub class: ErrorClass,
+}
+
+impl std::fmt::Display for SyncError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl SyncError {
+    pub fn permanent(message: String) -> SyncError {
+        SyncError {
+            message,
+            class: ErrorClass::Permanent,
+        }
+    }
+
+    pub fn connector(context: &str, e: ConnectorError) -> SyncError {
+        SyncError {
+            message: format!("{context}: {e}"),
+            class: e.class,
+        }
+    }
+}
+
+impl From<StoreError> for SyncError {
+    fn from(e: StoreError) -> SyncError {
+        SyncError {
+            message: e.to_string(),
+            class: ErrorClass::Retryable { after: None },
+        }
+    }
+}
+
+/// What handling an event did, for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Something was written or created.
+    Synced,
+    /// Our own write coming back.
+    Echo,
+    /// Nothing differed.
+    Nothing,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Synced => "synced",
+            Outcome::Echo => "echo",
+            Outcome::Nothing => "nothing",
+        }
+    }
+}
+
+pub struct Engine {
+    pub plan: Arc<Plan>,
+    pub store: Arc<dyn Store>,
+    pub platforms: HashMap<String, Platform>,
+    pub metrics: Arc<Metrics>,
+    pub retry: RetryPolicy,
+}
+
+/// The retry policy when the Plan has none.
+pub fn default_retry() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 5,
+        backoff: Some(seam_compiler::plan::Backoff {
+            min_ms: 1_000,
+            max_ms: 60_000,
+        }),
+    }
+}
+
+impl Engine {
+    /// Applies one event.
+    pub async fn handle(&self, event: &InboxEvent) -> Result<Outcome, SyncError> {
+        let e = &event.event;
+        if e.echo {
+            return Ok(Outcome::Echo);
+        }
+        if e.operation == "delete" {
+            // Deletes are not carried across (yet): the twin stays, the link stays.
+            return Ok(Outcome::Nothing);
+        }
+        let mut outcome = Outcome::Nothing;
+        for link in &self.plan.links {
+            for from_left in [true, false] {
+                let side = if from_left { &link.left } else { &link.right };
+                if side.system == e.system && side.object == e.object {
+                    let ctx = sync::Context {
+                        engine: self,
+                        link,
+                        from_left,
+                        event,
+                    };
+                    if ctx.run(&e.record_id, true).await? {
+                        outcome = Outcome::Synced;
+                    }
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn platform(&self, alias: &str) -> Result<&Platform, SyncError> {
+        self.platforms.get(alias).ok_or_else(|| {
+            SyncError::permanent(format!("system `{alias}` has no connector configured"))
+        })
+    }
+
+    /// May `link` write `target` from the owner `source_system`? The Plan's ownership says so
+    /// only when the target is a replica of a field that system owns, through this link.
+    pub fn allowed(&self, link: &PlanLink, source_system: &str, target: &FieldPath) -> bool {
+        self.plan.ownership.iter().any(|o| {
+            o.owner == source_system
+                && o.replicas
+                    .iter()
+                    .any(|r| r.link == link.name && &r.field == target)
+        })
+    }
+
+    /// When the next attempt may run, after `attempts` failed ones.
+    pub fn backoff(&self, attempts: u32, class: ErrorClass) -> Duration {
+        let (min, max) = self
+            .retry
+            .backoff
+            .as_ref()
+            .map_or((1_000, 60_000), |b| (b.min_ms, b.max_ms.max(b.min_ms)));
+        if class == ErrorClass::LimitExceeded {
+            return Duration::from_millis(max);
+        }
+        let exp = min
+            .saturating_mul(1u64 << attempts.saturating_sub(1).min(30))
+            .min(max);
+        // Full jitter over the upper half: spreads a storm's retries without waiting less
+        // than half the schedule.
+        let jittered = rand::thread_rng().gen_range(exp / 2..=exp.max(1));
+        let after = match class {
+            ErrorClass::Retryable { after: Some(a) } => a.as_millis() as u64,
+            _ => 0,
+        };
+        Duration::from_millis(jittered.max(after))
+    }
+}

@@ -1,0 +1,145 @@
+//! The worker pool: a dispatcher claims due events (the store keeps one record's events in
+//! order and never two in flight) and runs each on its own task, up to `concurrency` at once.
+//! A failure is retried with backoff through the inbox (durable: a restart keeps the schedule)
+//! until the policy's attempts are spent, then dead-lettered with the full reason; a permanent
+//! failure is dead-lettered at once. Shutdown stops claiming and waits for in-flight events.
+
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify, Semaphore};
+
+use super::{Engine, SyncError};
+use crate::connectors::ErrorClass;
+use crate::metrics::Metrics;
+use crate::store::{now_ms, InboxEvent};
+
+pub struct WorkerConfig {
+    pub concurrency: usize,
+    /// How often the inbox is polled when nothing wakes the dispatcher (retries that fall
+    /// due, replays made by another process).
+    pub poll: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 32,
+            poll: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Runs until `shutdown` turns true, then waits for in-flight events to finish.
+pub async fn run(
+    engine: Arc<Engine>,
+    config: WorkerConfig,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let released = engine.store.release_claims().unwrap_or(0);
+    if released > 0 {
+        tracing::info!(
+            events = released,
+            "took back events claimed before a restart"
+        );
+    }
+    let slots = Arc::new(Semaphore::new(config.concurrency));
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let free = slots.available_permits();
+        let claimed = if free == 0 {
+            Vec::new()
+        } else {
+            match engine.store.claim_events(now_ms(), free) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim events");
+                    Vec::new()
+                }
+            }
+        };
+        let got = claimed.len();
+        for event in claimed {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let engine = engine.clone();
+            let wake = wake.clone();
+            tokio::spawn(async move {
+                process(&engine, event).await;
+                drop(permit);
+                // A finished event may unblock the next one of its record.
+                wake.notify_one();
+            });
+        }
+        if got > 0 && got == free {
+            continue;
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(config.poll) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    // Wait for in-flight work: every permit back.
+    let _ = slots.acquire_many(config.concurrency as u32).await;
+}
+
+/// Handles one event and records its fate in the store.
+pub async fn process(engine: &Engine, event: InboxEvent) {
+    let system = event.event.system.clone();
+    let result = engine.handle(&event).await;
+    let store = &engine.store;
+    let recorded = match result {
+        Ok(outcome) => {
+            engine.metrics.out(&system, outcome.as_str());
+            store.complete_event(&event)
+        }
+        Err(err) => fail(engine, &event, err),
+    };
+    if let Err(e) = recorded {
+        // The claim stays; it is released at the next start and the event runs again
+        // (idempotent), so nothing is lost.
+        tracing::error!(event = event.id, error = %e, "cannot record the outcome of an event");
+    }
+}
+
+fn fail(
+    engine: &Engine,
+    event: &InboxEvent,
+    err: SyncError,
+) -> Result<(), crate::store::StoreError> {
+    let attempts = event.attempts + 1;
+    let max = engine.retry.attempts.max(1);
+    let e = &event.event;
+    let label = Metrics::system(&e.system);
+    if err.class != ErrorClass::Permanent && attempts < max {
+        let wait = engine.backoff(attempts, err.class);
+        tracing::warn!(event = event.id, record = %e.record_id, attempt = attempts, of = max, retry_in_ms = wait.as_millis() as u64, error = %err, "event failed; will retry");
+        engine.metrics.retries.get_or_create(&label).inc();
+        return engine.store.retry_event(
+            event.id,
+            attempts,
+            now_ms() + wait.as_millis() as i64,
+            &err.message,
+        );
+    }
+    let why = if err.class == ErrorClass::Permanent {
+        "cannot succeed by retrying"
+    } else {
+        "retries exhausted"
+    };
+    let reason = format!(
+        "{} {} `{}` ({}, key {}): {} after {attempts} attempt(s): {}",
+        e.system, e.object, e.record_id, e.operation, e.idempotency_key, why, err.message
+    );
+    tracing::error!(event = event.id, record = %e.record_id, reason = %reason, "event dead-lettered");
+    engine.metrics.dead_letters_total.inc();
+    engine.metrics.out(&e.system, "dead_letter");
+    engine
+        .store
+        .dead_letter(event.id, attempts, &reason, now_ms())
+        .map(|_| ())
+}

@@ -1,0 +1,223 @@
+//! The durable state of the runtime behind one trait, [`Store`], so PostgreSQL can follow the
+//! embedded SQLite default ([`sqlite::SqliteStore`]).
+//!
+//! Guarantees every implementation keeps:
+//! - [`Store::insert_events`] commits a whole batch in one transaction and returns only after
+//!   the commit: an event it reports as [`Inserted::New`] survives a crash of the process.
+//! - The idempotency key is unique: a repeat is reported as [`Inserted::Duplicate`], not stored.
+//! - [`Store::claim_events`] never hands out two events of the same record at once, and never a
+//!   later event of a record before an earlier one is finished (per-record ordering).
+//! - A link is unique both ways: one left record has at most one twin per link, and back.
+//!
+//! The group commit that batches inserts from many HTTP requests lives in [`group`], above the
+//! trait, so every backend gets it.
+
+pub mod group;
+mod schema;
+pub mod sqlite;
+
+use serde::{Deserialize, Serialize};
+
+/// Why the store failed. The message names the operation; it never holds a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {op}: {source}")]
+    Sqlite {
+        op: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("store: cannot open `{path}`: {reason}")]
+    Open { path: String, reason: String },
+    #[error("store: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An event as ingest decoded it, before it is stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// Unique per platform event: the replay id / notification id, or record id + version.
+    pub idempotency_key: String,
+    /// The system alias (`sf`).
+    pub system: String,
+    /// The object or table (`Case`, `incident`).
+    pub object: String,
+    pub record_id: String,
+    /// `create`, `update` or `delete`.
+    pub operation: String,
+    /// The platform says this change was made by the runtime itself.
+    pub echo: bool,
+    /// The event as received (JSON text of this one event).
+    pub payload: String,
+    /// Unix milliseconds.
+    pub received_at: i64,
+}
+
+/// What storing one event did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    New(i64),
+    Duplicate,
+}
+
+/// Where an event is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    Pending,
+    Claimed,
+    Done,
+    Dead,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Pending => "pending",
+            EventStatus::Claimed => "claimed",
+            EventStatus::Done => "done",
+            EventStatus::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventStatus> {
+        Some(match s {
+            "pending" => EventStatus::Pending,
+            "claimed" => EventStatus::Claimed,
+            "done" => EventStatus::Done,
+            "dead" => EventStatus::Dead,
+            _ => return None,
+        })
+    }
+}
+
+/// A stored event, as a worker sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxEvent {
+    pub id: i64,
+    pub event: NewEvent,
+    pub status: EventStatus,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    /// The highest id of the same record pending when this one was claimed: finishing this
+    /// event finishes those too (events are hints, state is truth: one read covers them all).
+    pub covers_through: i64,
+}
+
+/// A cross-system write (or a refusal), one row per field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// Unix milliseconds.
+    pub at: i64,
+    pub source_system: String,
+    /// The idempotency key of the event that caused it (or `replay:…`).
+    pub source_event: String,
+    pub link: String,
+    /// `sf.Case.Priority -> snow.incident.urgency`, `open snow.incident`.
+    pub rule: String,
+    pub target_system: String,
+    pub target_object: String,
+    pub target_record: String,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub plan_hash: String,
+    /// `written`, `created`, `refused`, `failed`.
+    pub outcome: String,
+}
+
+/// A dead letter: an event given up on, with the full reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub event_id: i64,
+    pub at: i64,
+    pub reason: String,
+    pub attempts: u32,
+    /// When it was last re-driven, if ever.
+    pub replayed_at: Option<i64>,
+    pub event: NewEvent,
+}
+
+/// The backlog, for metrics and alerts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Backlog {
+    /// Pending and claimed events.
+    pub depth: u64,
+    /// Age of the oldest pending event, in milliseconds (0 when none).
+    pub oldest_pending_ms: i64,
+    /// Dead letters not replayed.
+    pub dead_letters: u64,
+}
+
+/// The identity of one replica field on one record, for the last-written values.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReplicaKey<'a> {
+    pub link: &'a str,
+    pub system: &'a str,
+    pub record: &'a str,
+    pub field: &'a str,
+}
+
+/// The durable state of the runtime. Synchronous: callers on an async runtime keep each call
+/// short (one statement or one transaction).
+pub trait Store: Send + Sync + 'static {
+    /// Stores a batch in one transaction; returns after the commit, one outcome per event.
+    fn insert_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Inserted>>;
+    /// Claims up to `limit` due events (`next_attempt_at <= now`), at most one per record, and
+    /// only the earliest unfinished one of each record.
+    fn claim_events(&self, now: i64, limit: usize) -> StoreResult<Vec<InboxEvent>>;
+    /// Finishes a claimed event and the events of the same record it covers.
+    fn complete_event(&self, event: &InboxEvent) -> StoreResult<()>;
+    /// Puts a claimed event back for a later attempt.
+    fn retry_event(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> StoreResult<()>;
+    /// Moves a claimed event to the dead letters with the full reason.
+    fn dead_letter(&self, id: i64, attempts: u32, reason: &str, now: i64) -> StoreResult<i64>;
+    /// Returns claimed events to pending (at start-up, after a crash).
+    fn release_claims(&self) -> StoreResult<u64>;
+    fn event(&self, id: i64) -> StoreResult<Option<InboxEvent>>;
+
+    /// The twin of a record through a link: `left` true looks up by the left id.
+    fn link_twin(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<String>>;
+    /// Records a link; an existing identical link is fine, a conflicting one is an error.
+    fn put_link(&self, link: &str, left_id: &str, right_id: &str, now: i64) -> StoreResult<()>;
+
+    fn last_written(&self, key: &ReplicaKey<'_>) -> StoreResult<Option<Option<String>>>;
+    fn set_last_written(
+        &self,
+        key: &ReplicaKey<'_>,
+        value: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()>;
+    /// The audit rows of one field of one record, newest first.
+    fn audit_of(&self, record: &str, field: &str, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+
+    fn dead_letters(&self, include_replayed: bool) -> StoreResult<Vec<DeadLetter>>;
+    fn dead_letter_by_id(&self, id: i64) -> StoreResult<Option<DeadLetter>>;
+    /// Re-drives a dead letter: its event is pending again with no attempts spent.
+    fn replay_dead_letter(&self, id: i64, now: i64) -> StoreResult<bool>;
+
+    fn cursor(&self, name: &str) -> StoreResult<Option<String>>;
+    fn set_cursor(&self, name: &str, value: &str) -> StoreResult<()>;
+
+    fn backlog(&self, now: i64) -> StoreResult<Backlog>;
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,129 @@
+//! The SQLite schema as numbered migrations. Each runs once, in order, inside a transaction
+//! that also records it in `schema_migrations`; a database newer than this binary is refused.
+
+use rusqlite::{params, Connection};
+
+use super::{StoreError, StoreResult};
+
+/// Migrations, oldest first. Never edit a published one: append.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE inbox (
+    id               INTEGER PRIMARY KEY,
+    idempotency_key  TEXT NOT NULL UNIQUE,
+    system           TEXT NOT NULL,
+    object           TEXT NOT NULL,
+    record_id        TEXT NOT NULL,
+    record_key       TEXT NOT NULL,
+    operation        TEXT NOT NULL,
+    echo             INTEGER NOT NULL,
+    payload          TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    received_at      INTEGER NOT NULL,
+    covers_through   INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT
+);
+CREATE INDEX inbox_due ON inbox (status, next_attempt_at, id);
+CREATE INDEX inbox_record ON inbox (record_key, status, id);
+
+CREATE TABLE links (
+    link        TEXT NOT NULL,
+    left_id     TEXT NOT NULL,
+    right_id    TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (link, left_id),
+    UNIQUE (link, right_id)
+);
+
+CREATE TABLE last_written (
+    link        TEXT NOT NULL,
+    system      TEXT NOT NULL,
+    record_id   TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    value       TEXT,
+    written_at  INTEGER NOT NULL,
+    PRIMARY KEY (link, system, record_id, field)
+);
+
+CREATE TABLE audit (
+    id             INTEGER PRIMARY KEY,
+    at             INTEGER NOT NULL,
+    source_system  TEXT NOT NULL,
+    source_event   TEXT NOT NULL,
+    link           TEXT NOT NULL,
+    rule           TEXT NOT NULL,
+    target_system  TEXT NOT NULL,
+    target_object  TEXT NOT NULL,
+    target_record  TEXT NOT NULL,
+    field          TEXT NOT NULL,
+    old_value      TEXT,
+    new_value      TEXT,
+    plan_hash      TEXT NOT NULL,
+    outcome        TEXT NOT NULL
+);
+CREATE INDEX audit_field ON audit (target_record, field, id);
+
+CREATE TABLE dead_letters (
+    id           INTEGER PRIMARY KEY,
+    event_id     INTEGER NOT NULL REFERENCES inbox (id),
+    at           INTEGER NOT NULL,
+    reason       TEXT NOT NULL,
+    attempts     INTEGER NOT NULL,
+    replayed_at  INTEGER
+);
+
+CREATE TABLE cursors (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+"#,
+)];
+
+/// Brings the database up to the newest migration.
+pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let err = |op| move |source| StoreError::Sqlite { op, source };
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .map_err(err("create schema_migrations"))?;
+    let current: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err("read schema version"))?;
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > newest {
+        return Err(StoreError::Other(format!(
+            "the database is at schema version {current}, newer than this seam ({newest}); upgrade seam"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let tx = conn.transaction().map_err(err("begin migration"))?;
+        tx.execute_batch(sql).map_err(err("apply migration"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, super::now_ms()],
+        )
+        .map_err(err("record migration"))?;
+        tx.commit().map_err(err("commit migration"))?;
+    }
+    Ok(())
+}
+
+/// The schema version of an open database.
+pub fn version(conn: &Connection) -> StoreResult<i64> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(|source| StoreError::Sqlite {
+        op: "read schema version",
+        source,
+    })
+}

@@ -1,0 +1,517 @@
+//! The embedded default store: one SQLite file in WAL mode with `synchronous = FULL`, created
+//! on first open and migrated ([`super::schema`]). One connection behind a mutex serialises
+//! writes (SQLite has one writer anyway); a commit is durable when the call returns, so an
+//! event acknowledged after [`Store::insert_events`] survives `kill -9`.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use super::{
+    schema, AuditEntry, Backlog, DeadLetter, EventStatus, InboxEvent, Inserted, NewEvent,
+    ReplicaKey, Store, StoreError, StoreResult,
+};
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+fn err(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Sqlite { op, source }
+}
+
+impl SqliteStore {
+    /// Opens (creating when absent) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        let mut conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| open_err(e.to_string()))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| open_err(e.to_string()))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(open_err(format!("journal mode is `{mode}`, not WAL")));
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| open_err(e.to_string()))?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Parses `sqlite://PATH` (or a bare path) and opens it.
+    pub fn open_url(url: &str) -> StoreResult<SqliteStore> {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        SqliteStore::open(Path::new(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> StoreResult<i64> {
+        schema::version(&self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+        // back on drop), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+const EVENT_COLUMNS: &str = "id, idempotency_key, system, object, record_id, operation, echo, \
+     payload, received_at, status, attempts, next_attempt_at, covers_through";
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<InboxEvent> {
+    let status: String = r.get(9)?;
+    Ok(InboxEvent {
+        id: r.get(0)?,
+        event: NewEvent {
+            idempotency_key: r.get(1)?,
+            system: r.get(2)?,
+            object: r.get(3)?,
+            record_id: r.get(4)?,
+            operation: r.get(5)?,
+            echo: r.get(6)?,
+            payload: r.get(7)?,
+            received_at: r.get(8)?,
+        },
+        status: EventStatus::parse(&status).unwrap_or(EventStatus::Pending),
+        attempts: r.get(10)?,
+        next_attempt_at: r.get(11)?,
+        covers_through: r.get(12)?,
+    })
+}
+
+fn record_key(e: &NewEvent) -> String {
+    format!("{}\u{1f}{}\u{1f}{}", e.system, e.object, e.record_id)
+}
+
+const AUDIT_COLUMNS: &str = "id, at, source_system, source_event, link, rule, target_system, \
+     target_object, target_record, field, old_value, new_value, plan_hash, outcome";
+
+fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        source_system: r.get(2)?,
+        source_event: r.get(3)?,
+        link: r.get(4)?,
+        rule: r.get(5)?,
+        target_system: r.get(6)?,
+        target_object: r.get(7)?,
+        target_record: r.get(8)?,
+        field: r.get(9)?,
+        old_value: r.get(10)?,
+        new_value: r.get(11)?,
+        plan_hash: r.get(12)?,
+        outcome: r.get(13)?,
+    })
+}
+
+const DEAD_COLUMNS: &str = "d.id, d.event_id, d.at, d.reason, d.attempts, d.replayed_at, \
+     i.idempotency_key, i.system, i.object, i.record_id, i.operation, i.echo, i.payload, i.received_at";
+
+fn dead_row(r: &Row<'_>) -> rusqlite::Result<DeadLetter> {
+    Ok(DeadLetter {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        at: r.get(2)?,
+        reason: r.get(3)?,
+        attempts: r.get(4)?,
+        replayed_at: r.get(5)?,
+        event: NewEvent {
+            idempotency_key: r.get(6)?,
+            system: r.get(7)?,
+            object: r.get(8)?,
+            record_id: r.get(9)?,
+            operation: r.get(10)?,
+            echo: r.get(11)?,
+            payload: r.get(12)?,
+            received_at: r.get(13)?,
+        },
+    })
+}
+
+impl Store for SqliteStore {
+    fn insert_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(err("begin insert"))?;
+        let mut out = Vec::with_capacity(events.len());
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO inbox (idempotency_key, system, object, record_id, record_key, \
+                     operation, echo, payload, status, next_attempt_at, received_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9) \
+                     ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .map_err(err("prepare insert"))?;
+            for e in events {
+                let n = stmt
+                    .execute(params![
+                        e.idempotency_key,
+                        e.system,
+                        e.object,
+                        e.record_id,
+                        record_key(e),
+                        e.operation,
+                        e.echo,
+                        e.payload,
+                        e.received_at
+                    ])
+                    .map_err(err("insert event"))?;
+                out.push(if n == 1 {
+                    Inserted::New(tx.last_insert_rowid())
+                } else {
+                    Inserted::Duplicate
+                });
+            }
+        }
+        tx.commit().map_err(err("commit events"))?;
+        Ok(out)
+    }
+
+    fn claim_events(&self, now: i64, limit: usize) -> StoreResult<Vec<InboxEvent>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(err("begin claim"))?;
+        // The earliest unfinished event of each record, when it is pending and due. A claimed
+        // event is unfinished too, so it blocks the rest of its record.
+        let ids: Vec<(i64, String)> = {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT i.id, i.record_key FROM inbox i \
+                     WHERE i.status = 'pending' AND i.next_attempt_at <= ?1 \
+                       AND i.id = (SELECT MIN(j.id) FROM inbox j \
+                                   WHERE j.record_key = i.record_key \
+                                     AND j.status IN ('pending', 'claimed')) \
+                     ORDER BY i.id LIMIT ?2",
+                )
+                .map_err(err("prepare claim"))?;
+            let rows = stmt
+                .query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(err("select claimable"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(err("read claimable"))?
+        };
+        let mut claimed = Vec::with_capacity(ids.len());
+        for (id, key) in ids {
+            tx.execute(
+                "UPDATE inbox SET status = 'claimed', covers_through = \
+                   (SELECT MAX(id) FROM inbox WHERE record_key = ?2 AND status = 'pending') \
+                 WHERE id = ?1",
+                params![id, key],
+            )
+            .map_err(err("claim event"))?;
+            let e = tx
+                .query_row(
+                    &format!("SELECT {EVENT_COLUMNS} FROM inbox WHERE id = ?1"),
+                    [id],
+                    event_row,
+                )
+                .map_err(err("read claimed event"))?;
+            claimed.push(e);
+        }
+        tx.commit().map_err(err("commit claim"))?;
+        Ok(claimed)
+    }
+
+    fn complete_event(&self, event: &InboxEvent) -> StoreResult<()> {
+        let conn = self.lock();
+        conn.execute(
+            "UPDATE inbox SET status = 'done', last_error = NULL \
+             WHERE record_key = ?1 AND id <= ?2 AND id >= ?3 AND status IN ('pending', 'claimed')",
+            params![
+                record_key(&event.event),
+                event.covers_through.max(event.id),
+                event.id
+            ],
+        )
+        .map_err(err("complete event"))?;
+        Ok(())
+    }
+
+    fn retry_event(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> StoreResult<()> {
+        self.lock()
+            .execute(
+                "UPDATE inbox SET status = 'pending', attempts = ?2, next_attempt_at = ?3, \
+                 last_error = ?4 WHERE id = ?1",
+                params![id, attempts, next_attempt_at, error],
+            )
+            .map_err(err("retry event"))?;
+        Ok(())
+    }
+
+    fn dead_letter(&self, id: i64, attempts: u32, reason: &str, now: i64) -> StoreResult<i64> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(err("begin dead letter"))?;
+        tx.execute(
+            "UPDATE inbox SET status = 'dead', attempts = ?2, last_error = ?3 WHERE id = ?1",
+            params![id, attempts, reason],
+        )
+        .map_err(err("mark dead"))?;
+        tx.execute(
+            "INSERT INTO dead_letters (event_id, at, reason, attempts) VALUES (?1, ?2, ?3, ?4)",
+            params![id, now, reason, attempts],
+        )
+        .map_err(err("insert dead letter"))?;
+        let dl = tx.last_insert_rowid();
+        tx.commit().map_err(err("commit dead letter"))?;
+        Ok(dl)
+    }
+
+    fn release_claims(&self) -> StoreResult<u64> {
+        let n = self
+            .lock()
+            .execute(
+                "UPDATE inbox SET status = 'pending' WHERE status = 'claimed'",
+                [],
+            )
+            .map_err(err("release claims"))?;
+        Ok(n as u64)
+    }
+
+    fn event(&self, id: i64) -> StoreResult<Option<InboxEvent>> {
+        self.lock()
+            .query_row(
+                &format!("SELECT {EVENT_COLUMNS} FROM inbox WHERE id = ?1"),
+                [id],
+                event_row,
+            )
+            .optional()
+            .map_err(err("read event"))
+    }
+
+    fn link_twin(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<String>> {
+        let sql = if left {
+            "SELECT right_id FROM links WHERE link = ?1 AND left_id = ?2"
+        } else {
+            "SELECT left_id FROM links WHERE link = ?1 AND right_id = ?2"
+        };
+        self.lock()
+            .query_row(sql, params![link, id], |r| r.get(0))
+            .optional()
+            .map_err(err("read link"))
+    }
+
+    fn put_link(&self, link: &str, left_id: &str, right_id: &str, now: i64) -> StoreResult<()> {
+        let conn = self.lock();
+        let existing: Option<String> = conn
+            .query_row(
+                "SELECT right_id FROM links WHERE link = ?1 AND left_id = ?2",
+                params![link, left_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err("read link"))?;
+        match existing {
+            Some(r) if r == right_id => Ok(()),
+            Some(r) => Err(StoreError::Other(format!(
+                "link `{link}`: `{left_id}` is already linked to `{r}`, not `{right_id}`"
+            ))),
+            None => conn
+                .execute(
+                    "INSERT INTO links (link, left_id, right_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![link, left_id, right_id, now],
+                )
+                .map(|_| ())
+                .map_err(err("insert link")),
+        }
+    }
+
+    fn last_written(&self, k: &ReplicaKey<'_>) -> StoreResult<Option<Option<String>>> {
+        self.lock()
+            .query_row(
+                "SELECT value FROM last_written WHERE link = ?1 AND system = ?2 \
+                 AND record_id = ?3 AND field = ?4",
+                params![k.link, k.system, k.record, k.field],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err("read last written"))
+    }
+
+    fn set_last_written(
+        &self,
+        k: &ReplicaKey<'_>,
+        value: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.lock()
+            .execute(
+                "INSERT INTO last_written (link, system, record_id, field, value, written_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (link, system, record_id, field) \
+                 DO UPDATE SET value = excluded.value, written_at = excluded.written_at",
+                params![k.link, k.system, k.record, k.field, value, now],
+            )
+            .map_err(err("write last written"))?;
+        Ok(())
+    }
+
+    fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(err("begin audit"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO audit (at, source_system, source_event, link, rule, target_system, \
+                     target_object, target_record, field, old_value, new_value, plan_hash, outcome) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )
+                .map_err(err("prepare audit"))?;
+            for a in entries {
+                stmt.execute(params![
+                    a.at,
+                    a.source_system,
+                    a.source_event,
+                    a.link,
+                    a.rule,
+                    a.target_system,
+                    a.target_object,
+                    a.target_record,
+                    a.field,
+                    a.old_value,
+                    a.new_value,
+                    a.plan_hash,
+                    a.outcome
+                ])
+                .map_err(err("insert audit"))?;
+            }
+        }
+        tx.commit().map_err(err("commit audit"))
+    }
+
+    fn audit_of(&self, record: &str, field: &str, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit WHERE target_record = ?1 AND field = ?2 \
+                 ORDER BY id DESC LIMIT ?3"
+            ))
+            .map_err(err("prepare audit query"))?;
+        let rows = stmt
+            .query_map(params![record, field, limit as i64], audit_row)
+            .map_err(err("query audit"))?;
+        rows.collect::<Result<_, _>>().map_err(err("read audit"))
+    }
+
+    fn dead_letters(&self, include_replayed: bool) -> StoreResult<Vec<DeadLetter>> {
+        let conn = self.lock();
+        let filter = if include_replayed {
+            ""
+        } else {
+            "WHERE d.replayed_at IS NULL"
+        };
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {DEAD_COLUMNS} FROM dead_letters d JOIN inbox i ON i.id = d.event_id \
+                 {filter} ORDER BY d.id"
+            ))
+            .map_err(err("prepare dead letters"))?;
+        let rows = stmt
+            .query_map([], dead_row)
+            .map_err(err("query dead letters"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(err("read dead letters"))
+    }
+
+    fn dead_letter_by_id(&self, id: i64) -> StoreResult<Option<DeadLetter>> {
+        self.lock()
+            .query_row(
+                &format!(
+                    "SELECT {DEAD_COLUMNS} FROM dead_letters d JOIN inbox i ON i.id = d.event_id \
+                     WHERE d.id = ?1"
+                ),
+                [id],
+                dead_row,
+            )
+            .optional()
+            .map_err(err("read dead letter"))
+    }
+
+    fn replay_dead_letter(&self, id: i64, now: i64) -> StoreResult<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(err("begin replay"))?;
+        let event_id: Option<i64> = tx
+            .query_row(
+                "SELECT event_id FROM dead_letters WHERE id = ?1 AND replayed_at IS NULL",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err("read dead letter"))?;
+        let Some(event_id) = event_id else {
+            return Ok(false);
+        };
+        tx.execute(
+            "UPDATE dead_letters SET replayed_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )
+        .map_err(err("mark replayed"))?;
+        tx.execute(
+            "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, \
+             covers_through = 0 WHERE id = ?1 AND status = 'dead'",
+            params![event_id, now],
+        )
+        .map_err(err("re-queue event"))?;
+        tx.commit().map_err(err("commit replay"))?;
+        Ok(true)
+    }
+
+    fn cursor(&self, name: &str) -> StoreResult<Option<String>> {
+        self.lock()
+            .query_row("SELECT value FROM cursors WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err("read cursor"))
+    }
+
+    fn set_cursor(&self, name: &str, value: &str) -> StoreResult<()> {
+        self.lock()
+            .execute(
+                "INSERT INTO cursors (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )
+            .map_err(err("write cursor"))?;
+        Ok(())
+    }
+
+    fn backlog(&self, now: i64) -> StoreResult<Backlog> {
+        let conn = self.lock();
+        let (depth, oldest): (i64, Option<i64>) = conn
+            .query_row(
+                "SELECT COUNT(*), MIN(received_at) FROM inbox WHERE status IN ('pending', 'claimed')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(err("read backlog"))?;
+        let dead: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM dead_letters WHERE replayed_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err("count dead letters"))?;
+        Ok(Backlog {
+            depth: depth.max(0) as u64,
+            oldest_pending_ms: oldest.map_or(0, |t| (now - t).max(0)),
+            dead_letters: dead.max(0) as u64,
+        })
+    }
+}

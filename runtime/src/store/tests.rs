@@ -1,0 +1,198 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use super::sqlite::SqliteStore;
+use super::*;
+use std::sync::Arc;
+
+fn event(key: &str, record: &str) -> NewEvent {
+    NewEvent {
+        idempotency_key: key.into(),
+        system: "sf".into(),
+        object: "Case".into(),
+        record_id: record.into(),
+        operation: "update".into(),
+        echo: false,
+        payload: "{}".into(),
+        received_at: 1_000,
+    }
+}
+
+fn temp() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("seam.db")).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn creates_the_file_in_wal_mode_and_migrates_once() {
+    let (dir, store) = temp();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    drop(store);
+    let again = SqliteStore::open(&dir.path().join("seam.db")).unwrap();
+    assert_eq!(again.schema_version().unwrap(), 1);
+    assert!(dir.path().join("seam.db-wal").exists() || dir.path().join("seam.db").exists());
+}
+
+#[test]
+fn a_repeated_key_is_a_duplicate_and_not_stored_twice() {
+    let (_dir, store) = temp();
+    let out = store
+        .insert_events(&[event("k1", "a"), event("k1", "a"), event("k2", "b")])
+        .unwrap();
+    assert!(matches!(out[0], Inserted::New(_)));
+    assert_eq!(out[1], Inserted::Duplicate);
+    assert!(matches!(out[2], Inserted::New(_)));
+    assert_eq!(store.backlog(1_000).unwrap().depth, 2);
+}
+
+#[test]
+fn acknowledged_events_survive_reopen_after_drop() {
+    let (dir, store) = temp();
+    store.insert_events(&[event("k1", "a")]).unwrap();
+    store.put_link("l", "case1", "inc1", 1).unwrap();
+    drop(store);
+    let store = SqliteStore::open(&dir.path().join("seam.db")).unwrap();
+    let claimed = store.claim_events(2_000, 10).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].event.idempotency_key, "k1");
+    assert_eq!(
+        store.link_twin("l", true, "case1").unwrap().as_deref(),
+        Some("inc1")
+    );
+    assert_eq!(
+        store.link_twin("l", false, "inc1").unwrap().as_deref(),
+        Some("case1")
+    );
+}
+
+#[test]
+fn one_record_is_never_claimed_twice_and_keeps_its_order() {
+    let (_dir, store) = temp();
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "a"), event("k3", "b")])
+        .unwrap();
+    let first = store.claim_events(2_000, 10).unwrap();
+    let records: Vec<_> = first.iter().map(|e| e.event.record_id.as_str()).collect();
+    assert_eq!(records, ["a", "b"]);
+    assert_eq!(first[0].event.idempotency_key, "k1");
+    // `a` is in flight: nothing more of it can be claimed.
+    assert!(store.claim_events(2_000, 10).unwrap().is_empty());
+    // Finishing k1 covers k2 (one read of the record's state answers both).
+    assert_eq!(first[0].covers_through, 2);
+    store.complete_event(&first[0]).unwrap();
+    assert!(store.claim_events(2_000, 10).unwrap().is_empty());
+    assert_eq!(store.backlog(2_000).unwrap().depth, 1);
+}
+
+#[test]
+fn a_retry_waits_and_then_blocks_its_record_only() {
+    let (_dir, store) = temp();
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "b")])
+        .unwrap();
+    let claimed = store.claim_events(2_000, 1).unwrap();
+    store.retry_event(claimed[0].id, 1, 5_000, "503").unwrap();
+    let next = store.claim_events(2_000, 10).unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].event.record_id, "b");
+    assert_eq!(store.claim_events(5_000, 10).unwrap()[0].attempts, 1);
+}
+
+#[test]
+fn dead_letters_keep_the_reason_and_replay_requeues() {
+    let (_dir, store) = temp();
+    store.insert_events(&[event("k1", "a")]).unwrap();
+    let claimed = store.claim_events(2_000, 1).unwrap();
+    let dl = store
+        .dead_letter(
+            claimed[0].id,
+            8,
+            "HTTP 503 from snow: Service Unavailable",
+            3_000,
+        )
+        .unwrap();
+    let list = store.dead_letters(false).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].reason, "HTTP 503 from snow: Service Unavailable");
+    assert_eq!(store.backlog(3_000).unwrap().dead_letters, 1);
+    assert!(store.replay_dead_letter(dl, 4_000).unwrap());
+    assert!(!store.replay_dead_letter(dl, 4_000).unwrap());
+    assert!(store.dead_letters(false).unwrap().is_empty());
+    let again = store.claim_events(4_000, 1).unwrap();
+    assert_eq!(again[0].attempts, 0);
+}
+
+#[test]
+fn links_are_unique_both_ways() {
+    let (_dir, store) = temp();
+    store.put_link("l", "c1", "i1", 1).unwrap();
+    store.put_link("l", "c1", "i1", 1).unwrap();
+    assert!(store.put_link("l", "c1", "i2", 1).is_err());
+    assert!(store.put_link("l", "c2", "i1", 1).is_err());
+}
+
+#[test]
+fn last_written_audit_and_cursors_round_trip() {
+    let (_dir, store) = temp();
+    let key = ReplicaKey {
+        link: "l",
+        system: "snow",
+        record: "i1",
+        field: "urgency",
+    };
+    assert_eq!(store.last_written(&key).unwrap(), None);
+    store.set_last_written(&key, Some("1"), 1).unwrap();
+    store.set_last_written(&key, None, 2).unwrap();
+    assert_eq!(store.last_written(&key).unwrap(), Some(None));
+    let row = |n: i64| AuditEntry {
+        id: 0,
+        at: n,
+        source_system: "sf".into(),
+        source_event: format!("e{n}"),
+        link: "l".into(),
+        rule: "sf.Case.Priority -> snow.incident.urgency".into(),
+        target_system: "snow".into(),
+        target_object: "incident".into(),
+        target_record: "i1".into(),
+        field: "urgency".into(),
+        old_value: None,
+        new_value: Some(n.to_string()),
+        plan_hash: "h".into(),
+        outcome: "written".into(),
+    };
+    store.append_audit(&[row(1), row(2)]).unwrap();
+    let chain = store.audit_of("i1", "urgency", 10).unwrap();
+    assert_eq!(chain[0].source_event, "e2");
+    assert_eq!(chain[1].source_event, "e1");
+    store.set_cursor("sf", "42").unwrap();
+    assert_eq!(store.cursor("sf").unwrap().as_deref(), Some("42"));
+}
+
+#[tokio::test]
+async fn group_commit_answers_each_caller_with_its_own_outcomes() {
+    let (_dir, store) = temp();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let group = group::GroupCommit::start(store.clone());
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let g = group.clone();
+        tasks.push(tokio::spawn(async move {
+            g.insert(vec![event(&format!("k{}", i % 25), &format!("r{i}"))])
+                .await
+                .unwrap()
+        }));
+    }
+    let mut new = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap()[0], Inserted::New(_)) {
+            new += 1;
+        }
+    }
+    assert_eq!(new, 25);
+    assert_eq!(store.backlog(2_000).unwrap().depth, 25);
+}

@@ -1,0 +1,201 @@
+//! The end-to-end harness: the sandbox and the runtime in one process, on 127.0.0.1:0, the
+//! sandbox's webhooks pointed at the runtime, the example spec compiled to its Plan.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use seam_compiler::plan::{Backoff, RetryPolicy};
+use seam_runtime::engine::worker::WorkerConfig;
+use seam_runtime::{Running, RuntimeConfig};
+use seam_sandbox::{RunningSandbox, SandboxConfig, SystemKind};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub struct World {
+    pub sb: RunningSandbox,
+    pub rt: Option<Running>,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+pub fn spec() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/case_incident.seam"
+    ))
+    .unwrap()
+}
+
+pub fn plan() -> seam_compiler::Plan {
+    match seam_compiler::compile(&spec()) {
+        (_, Some(plan)) => plan,
+        (_, None) => panic!("the example does not compile"),
+    }
+}
+
+pub fn env_of(sb: &RunningSandbox) -> HashMap<String, String> {
+    let c = &sb.config.credentials;
+    HashMap::from([
+        ("SF_URL".into(), sb.salesforce_url()),
+        ("SF_CLIENT_ID".into(), c.sf_client_id.clone()),
+        ("SF_CLIENT_SECRET".into(), c.sf_client_secret.clone()),
+        (
+            "SF_WEBHOOK_SECRET".into(),
+            sb.config.sf_webhook_secret.clone(),
+        ),
+        ("SNOW_URL".into(), sb.servicenow_url()),
+        ("SNOW_USER".into(), c.snow_username.clone()),
+        ("SNOW_PASSWORD".into(), c.snow_password.clone()),
+        (
+            "SNOW_WEBHOOK_SECRET".into(),
+            sb.config.snow_webhook_secret.clone(),
+        ),
+    ])
+}
+
+/// Fast retries so a 5xx storm ends in seconds.
+pub fn fast_retry(attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        attempts,
+        backoff: Some(Backoff {
+            min_ms: 20,
+            max_ms: 100,
+        }),
+    }
+}
+
+impl World {
+    pub async fn start(retry: RetryPolicy) -> World {
+        let mut config = SandboxConfig::ephemeral();
+        config.catalog = seam_compiler::catalog_for_spec(&spec()).unwrap();
+        let sb = seam_sandbox::start(config).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = World {
+            sb,
+            rt: None,
+            dir,
+            http: reqwest::Client::new(),
+        };
+        w.start_runtime(retry).await;
+        w
+    }
+
+    pub async fn start_runtime(&mut self, retry: RetryPolicy) {
+        let env = env_of(&self.sb);
+        let config = RuntimeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            state: format!("sqlite://{}", self.dir.path().join("seam.db").display()),
+            // The sandbox makes every ServiceNow change as `admin`, the engineer's too: recognise
+            // echoes by the diff alone here.
+            snow_echo_user: Some("seam.integration".into()),
+            retry: Some(retry),
+            workers: WorkerConfig {
+                concurrency: 16,
+                poll: Duration::from_millis(20),
+            },
+            ..RuntimeConfig::default()
+        };
+        let rt = seam_runtime::start(plan(), config, &|k| env.get(k).cloned())
+            .await
+            .unwrap();
+        self.sb.set_webhook_url(
+            SystemKind::Salesforce,
+            Some(format!("{}/hooks/sf", rt.url())),
+        );
+        self.sb.set_webhook_url(
+            SystemKind::ServiceNow,
+            Some(format!("{}/hooks/snow", rt.url())),
+        );
+        self.rt = Some(rt);
+    }
+
+    pub fn rt(&self) -> &Running {
+        self.rt.as_ref().unwrap()
+    }
+
+    /// A customer with the same key on both sides; returns (Account Id, core_company sys_id).
+    pub fn customer(&self, key: &str) -> (String, String) {
+        let account = self
+            .sb
+            .sf_create(
+                "Account",
+                json!({"Name": format!("{key} Ltd"), "Customer_Key__c": key}),
+                None,
+            )
+            .unwrap();
+        let company = self
+            .sb
+            .snow_create(
+                "core_company",
+                json!({"name": format!("{key} Ltd"), "u_customer_key": key}),
+            )
+            .unwrap();
+        (account, company)
+    }
+
+    pub fn incidents_for(&self, case_id: &str) -> Vec<Value> {
+        self.sb
+            .snow_records("incident")
+            .into_iter()
+            .filter(|i| i.get("correlation_id").and_then(Value::as_str) == Some(case_id))
+            .collect()
+    }
+
+    /// An engineer's change to an incident, through the Table API.
+    pub async fn snow_patch(&self, sys_id: &str, fields: Value) {
+        let c = &self.sb.config.credentials;
+        let r = self
+            .http
+            .patch(format!(
+                "{}/api/now/table/incident/{sys_id}",
+                self.sb.servicenow_url()
+            ))
+            .basic_auth(&c.snow_username, Some(&c.snow_password))
+            .json(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+
+    /// A person's change to a Salesforce record, through the REST API (no call-options client).
+    pub async fn sf_patch(&self, object: &str, id: &str, fields: Value) {
+        let r = self
+            .http
+            .patch(format!(
+                "{}/services/data/v62.0/sobjects/{object}/{id}",
+                self.sb.salesforce_url()
+            ))
+            .bearer_auth(self.sb.salesforce_token())
+            .json(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown().await;
+        }
+        self.sb.shutdown().await;
+    }
+}
+
+/// Polls `check` until it holds or `secs` pass.
+pub async fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+pub fn field(v: &Option<Value>, name: &str) -> Option<String> {
+    v.as_ref()
+        .and_then(|r| r.get(name))
+        .and_then(Value::as_str)
+        .map(String::from)
+}
