@@ -20,6 +20,7 @@ use crate::ingest::decode::EchoIdentity;
 use crate::ingest::{self, HookKind, HookSystem, IngestState};
 use crate::metrics::Metrics;
 use crate::store::group::GroupCommit;
+use crate::store::offload::Offloaded;
 use crate::store::sqlite::{Durability, SqliteStore};
 use crate::store::Store;
 
@@ -106,9 +107,9 @@ pub async fn start(
     let inbox: Arc<dyn Store> = Arc::new(
         SqliteStore::open_url_with(&config.state, Durability::Full).map_err(|e| e.to_string())?,
     );
-    let store: Arc<dyn Store> = Arc::new(
+    let store: Arc<dyn Store> = Arc::new(Offloaded(
         SqliteStore::open_url_with(&config.state, Durability::Normal).map_err(|e| e.to_string())?,
-    );
+    ));
     let http = http_client()?;
     let mut platforms = HashMap::new();
     let mut hooks = HashMap::new();

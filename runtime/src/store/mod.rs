@@ -13,6 +13,7 @@
 //! trait, so every backend gets it.
 
 pub mod group;
+pub mod offload;
 mod schema;
 pub mod sqlite;
 
