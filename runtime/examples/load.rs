@@ -151,19 +151,22 @@ async fn main() {
     }
     let drained_secs = t1.elapsed().as_secs_f64();
     acks.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!("{events} events from {concurrency} senders: sent+acknowledged in {sent_secs:.2}s ({:.0}/s); inbox drained at {drained_secs:.2}s ({:.0} events/s end to end)", events as f64 / sent_secs, events as f64 / drained_secs);
+    let incidents: HashMap<String, Value> = sb
+        .snow_records("incident")
+        .into_iter()
+        .map(|i| (i["correlation_id"].as_str().unwrap_or("").to_string(), i))
+        .collect();
     let synced = cases
         .iter()
         .filter(|c| {
-            let inc = sb
-                .snow_records("incident")
-                .into_iter()
-                .find(|i| i["correlation_id"] == c.as_str());
             let case = sb.sf_record("Case", c).unwrap();
-            inc.map(|i| i["short_description"].clone()) == Some(case["Subject"].clone())
-                && case["Subject"] != Value::Null
+            incidents
+                .get(c.as_str())
+                .map(|i| i["short_description"].clone())
+                == Some(case["Subject"].clone())
         })
         .count();
-    println!("{events} events from {concurrency} senders: sent+acknowledged in {sent_secs:.2}s ({:.0}/s); inbox drained at {drained_secs:.2}s ({:.0} events/s end to end)", events as f64 / sent_secs, events as f64 / drained_secs);
     println!(
         "webhook ack latency (durable commit) p50 {:.1} ms, p99 {:.1} ms",
         pct(&acks, 0.5),
