@@ -1,7 +1,12 @@
 //! The authoring tools run as users run them: the real binary, `NO_COLOR=1`, snapshots of
 //! what they print and their exit codes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::Path;
 use std::process::Command;

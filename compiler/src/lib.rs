@@ -74,14 +74,15 @@ pub fn catalog_for_spec(src: &str) -> Result<catalog::Catalog, Vec<Diagnostic>> 
     checked.model.map(|m| m.catalog).ok_or_else(Vec::new)
 }
 
-/// Checks one file and compiles it to a [`Plan`], or returns the check's outcome when it has
+/// Checks one file and compiles it: the check's outcome, and the [`Plan`] when there are no
 /// errors (no plan is built from a spec with errors).
-pub fn compile(src: &str) -> Result<(Plan, Checked), Checked> {
+pub fn compile(src: &str) -> (Checked, Option<Plan>) {
     let checked = check(src);
-    match (&checked.model, checked.has_errors()) {
-        (Some(model), false) => Ok((Plan::from_model(model), checked)),
-        _ => Err(checked),
-    }
+    let plan = match (&checked.model, checked.has_errors()) {
+        (Some(model), false) => Some(Plan::from_model(model)),
+        _ => None,
+    };
+    (checked, plan)
 }
 #[doc(hidden)]
 pub mod synthetic;

@@ -1,7 +1,12 @@
 //! `fmt` is a no-op on formatted code and never changes what a spec means, for every example
 //! and every corpus file that parses.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use seam_compiler::render::fmt::format;
 use seam_compiler::{check, syntax, Plan};
@@ -10,7 +15,12 @@ use std::path::PathBuf;
 fn specs() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
-    for dir in ["examples", "spec/corpus", "tests/fixtures"] {
+    for dir in [
+        "examples",
+        "examples/broken",
+        "spec/corpus",
+        "tests/fixtures",
+    ] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };

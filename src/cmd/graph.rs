@@ -6,6 +6,10 @@ use seam_compiler::render::graph::FieldGraph;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `layout-rs` is strongly super-linear: 200 fields lay out in 0.3 s, 2,000 took over 4 minutes
+/// (measured by `cargo bench -p seam-compiler --bench plan -- svg`). Past this, use DOT.
+const SVG_MAX_NODES: usize = 400;
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum GraphFormat {
     /// Graphviz DOT
@@ -48,6 +52,13 @@ fn draw(args: &GraphArgs) -> Result<(), ExitCode> {
         return verdict.and(Err(ExitCode::from(1)));
     };
     let graph = FieldGraph::build(model);
+    if matches!(args.format, GraphFormat::Svg) && graph.nodes.len() > SVG_MAX_NODES {
+        eprintln!(
+            "error: the in-process SVG layout is for graphs of up to {SVG_MAX_NODES} fields; this one has {}. Use `--format dot` and Graphviz (`dot -Tsvg`)",
+            graph.nodes.len()
+        );
+        return Err(ExitCode::from(2));
+    }
     let text = match args.format {
         GraphFormat::Dot => graph.dot(),
         GraphFormat::Mermaid => graph.mermaid(),

@@ -44,19 +44,36 @@ pub struct Plan {
 impl Plan {
     /// The hash of a plan's content: SHA-256 of its JSON with `spec_hash` empty.
     pub fn content_hash(&self) -> String {
+        if self.spec_hash.is_empty() {
+            return hash_json(self);
+        }
         let mut body = self.clone();
         body.spec_hash = String::new();
-        // Serialising these plain data types cannot fail; an empty string hashes to a
-        // recognisable constant if it ever did.
-        let json = serde_json::to_vec(&body).unwrap_or_default();
-        let digest = Sha256::digest(&json);
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        hash_json(&body)
     }
 
     /// The JSON Schema of the Plan (what `spec/plan.schema.json` holds).
     pub fn json_schema() -> serde_json::Value {
         serde_json::to_value(schemars::schema_for!(Plan)).unwrap_or_default()
     }
+}
+
+/// SHA-256 (hex) of a plan's compact JSON, streamed into the hasher (no JSON string is built).
+fn hash_json(plan: &Plan) -> String {
+    struct HashWriter(Sha256);
+    impl std::io::Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = HashWriter(Sha256::new());
+    // Serialising these plain data types into a hasher cannot fail.
+    let _ = serde_json::to_writer(&mut w, plan);
+    w.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The platform of a system.
@@ -478,4 +495,5 @@ pub struct PlanAlert {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests;

@@ -72,7 +72,7 @@ pub fn diff(old: &Plan, new: &Plan) -> Vec<Change> {
         &old.systems,
         &new.systems,
         |s| s.alias.clone(),
-        |s| json_line(s),
+        json_line,
         &mut out,
     );
     if old.policy != new.policy {
