@@ -45,7 +45,7 @@ async fn main() {
         "/../examples/case_incident.seam"
     ))
     .unwrap();
-    let plan = seam_compiler::compile(&spec).ok().unwrap().0;
+    let plan = seam_compiler::compile(&spec).1.unwrap();
     let mut sc = SandboxConfig::ephemeral();
     sc.catalog = seam_compiler::catalog_for_spec(&spec).unwrap();
     sc.sf_api_limit = u64::MAX / 2;

@@ -76,6 +76,9 @@ pub enum Outcome {
     Echo,
     /// Nothing differed.
     Nothing,
+    /// Not applied on purpose without reading the record (a delete, which is not carried
+    /// across yet).
+    Skipped,
 }
 
 impl Outcome {
@@ -84,7 +87,14 @@ impl Outcome {
             Outcome::Synced => "synced",
             Outcome::Echo => "echo",
             Outcome::Nothing => "nothing",
+            Outcome::Skipped => "skipped",
         }
+    }
+
+    /// Did handling read the record's current state? Only then does finishing the event also
+    /// finish the later events of the record it covers.
+    pub fn read_state(self) -> bool {
+        matches!(self, Outcome::Synced | Outcome::Nothing)
     }
 }
 
@@ -116,7 +126,7 @@ impl Engine {
         }
         if e.operation == "delete" {
             // Deletes are not carried across (yet): the twin stays, the link stays.
-            return Ok(Outcome::Nothing);
+            return Ok(Outcome::Skipped);
         }
         let mut outcome = Outcome::Nothing;
         for link in &self.plan.links {

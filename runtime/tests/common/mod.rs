@@ -27,8 +27,8 @@ pub fn spec() -> String {
 
 pub fn plan() -> seam_compiler::Plan {
     match seam_compiler::compile(&spec()) {
-        Ok((plan, _)) => plan,
-        Err(_) => panic!("the example does not compile"),
+        (_, Some(plan)) => plan,
+        (_, None) => panic!("the example does not compile"),
     }
 }
 
