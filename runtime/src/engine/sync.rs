@@ -353,26 +353,29 @@ impl<'a> Context<'a> {
                 e,
             )
         })?;
-        let now = now_ms();
+        let mut written = Vec::with_capacity(changes.len());
         let mut rows = Vec::with_capacity(changes.len());
         for (w, old) in changes {
-            let key = ReplicaKey {
-                link: &self.link.name,
-                system: &dst.system,
-                record: twin,
-                field: &w.mapping.target.field,
-            };
-            store.set_last_written(&key, w.value.as_deref(), now)?;
+            let field = &w.mapping.target.field;
+            written.push((
+                ReplicaKey {
+                    link: &self.link.name,
+                    system: &dst.system,
+                    record: twin,
+                    field,
+                },
+                w.value.clone(),
+            ));
             rows.push(self.audit(
                 twin,
-                &w.mapping.target.field,
+                field,
                 rule(w.mapping),
                 old,
                 w.value.clone(),
                 "written",
             ));
         }
-        store.append_audit(&rows)?;
+        store.record_writes(&written, &rows, now_ms())?;
         Ok(true)
     }
 
@@ -444,7 +447,7 @@ impl<'a> Context<'a> {
         let store = &self.engine.store;
         store.put_link(&self.link.name, l, r, now_ms())?;
         self.refuse(&twin, &refused)?;
-        let now = now_ms();
+        let mut written = Vec::with_capacity(wanted.len());
         let mut rows = vec![self.audit(
             &twin,
             &dst_key.field,
@@ -460,7 +463,7 @@ impl<'a> Context<'a> {
                 record: &twin,
                 field: &w.mapping.target.field,
             };
-            store.set_last_written(&key, w.value.as_deref(), now)?;
+            written.push((key, w.value.clone()));
             rows.push(self.audit(
                 &twin,
                 &w.mapping.target.field,
@@ -470,7 +473,7 @@ impl<'a> Context<'a> {
                 "created",
             ));
         }
-        store.append_audit(&rows)?;
+        store.record_writes(&written, &rows, now_ms())?;
         tracing::info!(link = %self.link.name, record = record_id, twin = %twin, "opened {dst}");
         // The twin's owner filled some fields in (an incident's number and state): carry them
         // back now rather than waiting for its create event, which may be marked as our echo.

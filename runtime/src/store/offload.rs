@@ -55,6 +55,14 @@ impl<S: Store> Store for Offloaded<S> {
     fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
         blocking(|| self.0.append_audit(entries))
     }
+    fn record_writes(
+        &self,
+        written: &[(ReplicaKey<'_>, Option<String>)],
+        audit: &[AuditEntry],
+        now: i64,
+    ) -> StoreResult<()> {
+        blocking(|| self.0.record_writes(written, audit, now))
+    }
     fn audit_of(&self, record: &str, field: &str, limit: usize) -> StoreResult<Vec<AuditEntry>> {
         blocking(|| self.0.audit_of(record, field, limit))
     }

@@ -392,9 +392,29 @@ impl Store for SqliteStore {
     }
 
     fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
+        self.record_writes(&[], entries, 0)
+    }
+
+    fn record_writes(
+        &self,
+        written: &[(ReplicaKey<'_>, Option<String>)],
+        entries: &[AuditEntry],
+        now: i64,
+    ) -> StoreResult<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(err("begin audit"))?;
+        let tx = conn.transaction().map_err(err("begin writes"))?;
         {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO last_written (link, system, record_id, field, value, written_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (link, system, record_id, field) \
+                     DO UPDATE SET value = excluded.value, written_at = excluded.written_at",
+                )
+                .map_err(err("prepare last written"))?;
+            for (k, v) in written {
+                stmt.execute(params![k.link, k.system, k.record, k.field, v, now])
+                    .map_err(err("write last written"))?;
+            }
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO audit (at, source_system, source_event, link, rule, target_system, \
@@ -421,7 +441,7 @@ impl Store for SqliteStore {
                 .map_err(err("insert audit"))?;
             }
         }
-        tx.commit().map_err(err("commit audit"))
+        tx.commit().map_err(err("commit writes"))
     }
 
     fn audit_of(&self, record: &str, field: &str, limit: usize) -> StoreResult<Vec<AuditEntry>> {
