@@ -119,6 +119,11 @@ impl Metrics {
             m.refused_writes.clone(),
         );
         registry.register(
+            "api_limit_exceeded",
+            "Failures because a platform's API allowance is spent (backlog alarm)",
+            m.limit_exceeded.clone(),
+        );
+        registry.register(
             "dead_lettered",
             "Events moved to the dead letters",
             m.dead_letters_total.clone(),
