@@ -187,6 +187,7 @@ pub async fn start(
         platforms,
         metrics: metrics.clone(),
         retry,
+        pair_locks: Default::default(),
     });
     let wake = Arc::new(Notify::new());
     let ready = Arc::new(AtomicBool::new(false));

@@ -104,6 +104,50 @@ pub struct Engine {
     pub platforms: HashMap<String, Platform>,
     pub metrics: Arc<Metrics>,
     pub retry: RetryPolicy,
+    /// One lock per linked pair (link + left id) while its diff is computed and written: the
+    /// two sides of a pair are different records, so the inbox may run them in parallel, and
+    /// without this both could find no last-written value and write the same value twice.
+    /// In memory: one runtime per database (several runtimes will need the store to lock).
+    pub pair_locks: PairLocks,
+}
+
+/// Keyed async locks, dropped from the map when no one holds or waits for them.
+#[derive(Default)]
+pub struct PairLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+/// A held pair lock; releasing it forgets the key when no one else wants it.
+pub struct PairGuard<'a> {
+    locks: &'a PairLocks,
+    key: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl PairLocks {
+    pub async fn lock(&self, key: String) -> PairGuard<'_> {
+        let m = {
+            let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(key.clone()).or_default().clone()
+        };
+        let guard = m.lock_owned().await;
+        PairGuard {
+            locks: self,
+            key,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl Drop for PairGuard<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = self.locks.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map
+            .get(&self.key)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
+            map.remove(&self.key);
+        }
+    }
 }
 
 /// The retry policy when the Plan has none.
@@ -139,7 +183,7 @@ impl Engine {
                         from_left,
                         event,
                     };
-                    if ctx.run(&e.record_id, true).await? {
+                    if ctx.run(&e.record_id, true, true).await? {
                         outcome = Outcome::Synced;
                     }
                 }

@@ -65,7 +65,13 @@ impl<'a> Context<'a> {
     }
 
     /// Syncs `record_id` across; `true` when something was written or created.
-    pub async fn run(&self, record_id: &str, may_open: bool) -> Result<bool, SyncError> {
+    /// `lock`: take the pair's lock (false when the caller already holds it).
+    pub async fn run(
+        &self,
+        record_id: &str,
+        may_open: bool,
+        lock: bool,
+    ) -> Result<bool, SyncError> {
         let src = self.source();
         let platform = self.engine.platform(&src.system)?;
         let mut fields: Vec<String> = self
@@ -92,6 +98,21 @@ impl<'a> Context<'a> {
         };
         let twin = self.find_twin(record_id, &record).await?;
         let wanted = self.wanted(record_id, &record).await?;
+        let left_id = match (&twin, self.from_left) {
+            (_, true) => record_id.to_string(),
+            (Some(t), false) => t.clone(),
+            // Nothing linked yet: only an `open` rule of this side could make the pair.
+            (None, false) => format!("right:{record_id}"),
+        };
+        let _pair = match lock {
+            true => Some(
+                self.engine
+                    .pair_locks
+                    .lock(format!("{}\u{1f}{left_id}", self.link.name))
+                    .await,
+            ),
+            false => None,
+        };
         match twin {
             Some(twin) => self.write_diff(&twin, wanted).await,
             None if may_open => self.open_twin(record_id, &record, wanted).await,
@@ -483,7 +504,7 @@ impl<'a> Context<'a> {
             from_left: !self.from_left,
             event: self.event,
         };
-        Box::pin(back.run(&twin, false)).await?;
+        Box::pin(back.run(&twin, false, false)).await?;
         Ok(true)
     }
 }
