@@ -232,3 +232,51 @@ impl Engine {
         Duration::from_millis(jittered.max(after))
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use seam_compiler::plan::Backoff;
+
+    fn engine(dir: &tempfile::TempDir) -> Engine {
+        let src = "seam s\nsystem sf: salesforce {\n  url = env(\"U\")\n}\n";
+        let plan = match seam_compiler::compile(src) {
+            (_, Some(p)) => p,
+            (c, None) => panic!("{:?}", c.diagnostics),
+        };
+        Engine {
+            plan: Arc::new(plan),
+            store: Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap()),
+            platforms: HashMap::new(),
+            metrics: Arc::new(Metrics::new()),
+            retry: RetryPolicy {
+                attempts: 8,
+                backoff: Some(Backoff {
+                    min_ms: 1_000,
+                    max_ms: 300_000,
+                }),
+            },
+            pair_locks: PairLocks::default(),
+        }
+    }
+
+    #[test]
+    fn backoff_grows_caps_and_honours_the_platform() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(&dir);
+        let plain = ErrorClass::Retryable { after: None };
+        let first = e.backoff(1, plain).as_millis();
+        assert!((500..=1_000).contains(&first), "{first}");
+        let fourth = e.backoff(4, plain).as_millis();
+        assert!((4_000..=8_000).contains(&fourth), "{fourth}");
+        let late = e.backoff(30, plain).as_millis();
+        assert!((150_000..=300_000).contains(&late), "{late}");
+        let told = ErrorClass::Retryable {
+            after: Some(Duration::from_secs(30)),
+        };
+        assert!(e.backoff(1, told).as_millis() >= 30_000);
+        assert_eq!(e.backoff(1, ErrorClass::LimitExceeded).as_millis(), 300_000);
+    }
+}
