@@ -20,7 +20,8 @@ use crate::ingest::decode::EchoIdentity;
 use crate::ingest::{self, HookKind, HookSystem, IngestState};
 use crate::metrics::Metrics;
 use crate::store::group::GroupCommit;
-use crate::store::sqlite::SqliteStore;
+use crate::store::offload::Offloaded;
+use crate::store::sqlite::{Durability, SqliteStore};
 use crate::store::Store;
 
 pub struct RuntimeConfig {
@@ -101,8 +102,14 @@ pub async fn start(
     config: RuntimeConfig,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Running, String> {
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open_url(&config.state).map_err(|e| e.to_string())?);
+    // Two connections: the inbox's commits are the durability point (FULL); the engine's are
+    // re-derivable (NORMAL), and never wait behind an inbox fsync for the connection's lock.
+    let inbox: Arc<dyn Store> = Arc::new(
+        SqliteStore::open_url_with(&config.state, Durability::Full).map_err(|e| e.to_string())?,
+    );
+    let store: Arc<dyn Store> = Arc::new(Offloaded(
+        SqliteStore::open_url_with(&config.state, Durability::Normal).map_err(|e| e.to_string())?,
+    ));
     let http = http_client()?;
     let mut platforms = HashMap::new();
     let mut hooks = HashMap::new();
@@ -180,13 +187,14 @@ pub async fn start(
         platforms,
         metrics: metrics.clone(),
         retry,
+        pair_locks: Default::default(),
     });
     let wake = Arc::new(Notify::new());
     let ready = Arc::new(AtomicBool::new(false));
     let state = Arc::new(IngestState {
         systems: hooks,
         echo,
-        commit: GroupCommit::start(store.clone()),
+        commit: GroupCommit::start(inbox),
         store: store.clone(),
         metrics: metrics.clone(),
         wake: wake.clone(),

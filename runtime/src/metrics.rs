@@ -50,6 +50,9 @@ pub struct Metrics {
     pub write_latency: Family<SystemLabel, Histogram, fn() -> Histogram>,
     pub retries: Family<SystemLabel, Counter>,
     pub refused_writes: Family<SystemLabel, Counter>,
+    /// A platform's API allowance was spent (Salesforce `REQUEST_LIMIT_EXCEEDED`): the backlog
+    /// alarm; the engine backs off to the policy's longest wait instead of hammering.
+    pub limit_exceeded: Family<SystemLabel, Counter>,
     pub dead_letters_total: Counter,
     inbox_depth: Gauge,
     oldest_pending_seconds: Gauge<f64, AtomicU64>,
@@ -73,6 +76,7 @@ impl Metrics {
             write_latency: Family::new_with_constructor(latency_histogram),
             retries: Family::default(),
             refused_writes: Family::default(),
+            limit_exceeded: Family::default(),
             dead_letters_total: Counter::default(),
             inbox_depth: Gauge::default(),
             oldest_pending_seconds: Gauge::default(),
@@ -113,6 +117,11 @@ impl Metrics {
             "refused_writes",
             "Writes the plan does not allow, refused and audited",
             m.refused_writes.clone(),
+        );
+        registry.register(
+            "api_limit_exceeded",
+            "Failures because a platform's API allowance is spent (backlog alarm)",
+            m.limit_exceeded.clone(),
         );
         registry.register(
             "dead_lettered",

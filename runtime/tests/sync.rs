@@ -82,6 +82,9 @@ async fn infrastructure_case_opens_an_incident_and_the_work_flows_back() {
     );
     assert_eq!(chain[0].plan_hash, plan().spec_hash);
     assert_eq!(chain.last().unwrap().new_value.as_deref(), Some("New"));
+    // The case's create and the incident's create race for the pair; the number is written once.
+    let number_chain = store.audit_of(&case, "Incident_Number__c", 10).unwrap();
+    assert_eq!(number_chain.len(), 1, "{number_chain:#?}");
     // Our Salesforce writes carried `client=seam`, so their change events came back as echoes.
     let m = w.rt().metrics.render(Default::default());
     assert!(

@@ -76,6 +76,9 @@ pub enum Outcome {
     Echo,
     /// Nothing differed.
     Nothing,
+    /// Not applied on purpose without reading the record (a delete, which is not carried
+    /// across yet).
+    Skipped,
 }
 
 impl Outcome {
@@ -84,7 +87,14 @@ impl Outcome {
             Outcome::Synced => "synced",
             Outcome::Echo => "echo",
             Outcome::Nothing => "nothing",
+            Outcome::Skipped => "skipped",
         }
+    }
+
+    /// Did handling read the record's current state? Only then does finishing the event also
+    /// finish the later events of the record it covers.
+    pub fn read_state(self) -> bool {
+        matches!(self, Outcome::Synced | Outcome::Nothing)
     }
 }
 
@@ -94,6 +104,50 @@ pub struct Engine {
     pub platforms: HashMap<String, Platform>,
     pub metrics: Arc<Metrics>,
     pub retry: RetryPolicy,
+    /// One lock per linked pair (link + left id) while its diff is computed and written: the
+    /// two sides of a pair are different records, so the inbox may run them in parallel, and
+    /// without this both could find no last-written value and write the same value twice.
+    /// In memory: one runtime per database (several runtimes will need the store to lock).
+    pub pair_locks: PairLocks,
+}
+
+/// Keyed async locks, dropped from the map when no one holds or waits for them.
+#[derive(Default)]
+pub struct PairLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+/// A held pair lock; releasing it forgets the key when no one else wants it.
+pub struct PairGuard<'a> {
+    locks: &'a PairLocks,
+    key: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl PairLocks {
+    pub async fn lock(&self, key: String) -> PairGuard<'_> {
+        let m = {
+            let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(key.clone()).or_default().clone()
+        };
+        let guard = m.lock_owned().await;
+        PairGuard {
+            locks: self,
+            key,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl Drop for PairGuard<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = self.locks.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map
+            .get(&self.key)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
+            map.remove(&self.key);
+        }
+    }
 }
 
 /// The retry policy when the Plan has none.
@@ -116,7 +170,7 @@ impl Engine {
         }
         if e.operation == "delete" {
             // Deletes are not carried across (yet): the twin stays, the link stays.
-            return Ok(Outcome::Nothing);
+            return Ok(Outcome::Skipped);
         }
         let mut outcome = Outcome::Nothing;
         for link in &self.plan.links {
@@ -129,7 +183,7 @@ impl Engine {
                         from_left,
                         event,
                     };
-                    if ctx.run(&e.record_id, true).await? {
+                    if ctx.run(&e.record_id, true, true).await? {
                         outcome = Outcome::Synced;
                     }
                 }
@@ -176,5 +230,53 @@ impl Engine {
             _ => 0,
         };
         Duration::from_millis(jittered.max(after))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use seam_compiler::plan::Backoff;
+
+    fn engine(dir: &tempfile::TempDir) -> Engine {
+        let src = "seam s\nsystem sf: salesforce {\n  url = env(\"U\")\n}\n";
+        let plan = match seam_compiler::compile(src) {
+            (_, Some(p)) => p,
+            (c, None) => panic!("{:?}", c.diagnostics),
+        };
+        Engine {
+            plan: Arc::new(plan),
+            store: Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap()),
+            platforms: HashMap::new(),
+            metrics: Arc::new(Metrics::new()),
+            retry: RetryPolicy {
+                attempts: 8,
+                backoff: Some(Backoff {
+                    min_ms: 1_000,
+                    max_ms: 300_000,
+                }),
+            },
+            pair_locks: PairLocks::default(),
+        }
+    }
+
+    #[test]
+    fn backoff_grows_caps_and_honours_the_platform() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(&dir);
+        let plain = ErrorClass::Retryable { after: None };
+        let first = e.backoff(1, plain).as_millis();
+        assert!((500..=1_000).contains(&first), "{first}");
+        let fourth = e.backoff(4, plain).as_millis();
+        assert!((4_000..=8_000).contains(&fourth), "{fourth}");
+        let late = e.backoff(30, plain).as_millis();
+        assert!((150_000..=300_000).contains(&late), "{late}");
+        let told = ErrorClass::Retryable {
+            after: Some(Duration::from_secs(30)),
+        };
+        assert!(e.backoff(1, told).as_millis() >= 30_000);
+        assert_eq!(e.backoff(1, ErrorClass::LimitExceeded).as_millis(), 300_000);
     }
 }

@@ -65,7 +65,13 @@ impl<'a> Context<'a> {
     }
 
     /// Syncs `record_id` across; `true` when something was written or created.
-    pub async fn run(&self, record_id: &str, may_open: bool) -> Result<bool, SyncError> {
+    /// `lock`: take the pair's lock (false when the caller already holds it).
+    pub async fn run(
+        &self,
+        record_id: &str,
+        may_open: bool,
+        lock: bool,
+    ) -> Result<bool, SyncError> {
         let src = self.source();
         let platform = self.engine.platform(&src.system)?;
         let mut fields: Vec<String> = self
@@ -92,6 +98,21 @@ impl<'a> Context<'a> {
         };
         let twin = self.find_twin(record_id, &record).await?;
         let wanted = self.wanted(record_id, &record).await?;
+        let left_id = match (&twin, self.from_left) {
+            (_, true) => record_id.to_string(),
+            (Some(t), false) => t.clone(),
+            // Nothing linked yet: only an `open` rule of this side could make the pair.
+            (None, false) => format!("right:{record_id}"),
+        };
+        let _pair = match lock {
+            true => Some(
+                self.engine
+                    .pair_locks
+                    .lock(format!("{}\u{1f}{left_id}", self.link.name))
+                    .await,
+            ),
+            false => None,
+        };
         match twin {
             Some(twin) => self.write_diff(&twin, wanted).await,
             None if may_open => self.open_twin(record_id, &record, wanted).await,
@@ -353,26 +374,29 @@ impl<'a> Context<'a> {
                 e,
             )
         })?;
-        let now = now_ms();
+        let mut written = Vec::with_capacity(changes.len());
         let mut rows = Vec::with_capacity(changes.len());
         for (w, old) in changes {
-            let key = ReplicaKey {
-                link: &self.link.name,
-                system: &dst.system,
-                record: twin,
-                field: &w.mapping.target.field,
-            };
-            store.set_last_written(&key, w.value.as_deref(), now)?;
+            let field = &w.mapping.target.field;
+            written.push((
+                ReplicaKey {
+                    link: &self.link.name,
+                    system: &dst.system,
+                    record: twin,
+                    field,
+                },
+                w.value.clone(),
+            ));
             rows.push(self.audit(
                 twin,
-                &w.mapping.target.field,
+                field,
                 rule(w.mapping),
                 old,
                 w.value.clone(),
                 "written",
             ));
         }
-        store.append_audit(&rows)?;
+        store.record_writes(&written, &rows, now_ms())?;
         Ok(true)
     }
 
@@ -444,7 +468,7 @@ impl<'a> Context<'a> {
         let store = &self.engine.store;
         store.put_link(&self.link.name, l, r, now_ms())?;
         self.refuse(&twin, &refused)?;
-        let now = now_ms();
+        let mut written = Vec::with_capacity(wanted.len());
         let mut rows = vec![self.audit(
             &twin,
             &dst_key.field,
@@ -460,7 +484,7 @@ impl<'a> Context<'a> {
                 record: &twin,
                 field: &w.mapping.target.field,
             };
-            store.set_last_written(&key, w.value.as_deref(), now)?;
+            written.push((key, w.value.clone()));
             rows.push(self.audit(
                 &twin,
                 &w.mapping.target.field,
@@ -470,7 +494,7 @@ impl<'a> Context<'a> {
                 "created",
             ));
         }
-        store.append_audit(&rows)?;
+        store.record_writes(&written, &rows, now_ms())?;
         tracing::info!(link = %self.link.name, record = record_id, twin = %twin, "opened {dst}");
         // The twin's owner filled some fields in (an incident's number and state): carry them
         // back now rather than waiting for its create event, which may be marked as our echo.
@@ -480,7 +504,7 @@ impl<'a> Context<'a> {
             from_left: !self.from_left,
             event: self.event,
         };
-        Box::pin(back.run(&twin, false)).await?;
+        Box::pin(back.run(&twin, false, false)).await?;
         Ok(true)
     }
 }

@@ -95,7 +95,13 @@ pub async fn process(engine: &Engine, event: InboxEvent) {
     let recorded = match result {
         Ok(outcome) => {
             engine.metrics.out(&system, outcome.as_str());
-            store.complete_event(&event)
+            let mut done = event.clone();
+            if !outcome.read_state() {
+                // An echo or a skipped delete says nothing of the record's later changes:
+                // finish this event alone, the next ones run.
+                done.covers_through = done.id;
+            }
+            store.complete_event(&done)
         }
         Err(err) => fail(engine, &event, err),
     };
@@ -115,6 +121,10 @@ fn fail(
     let max = engine.retry.attempts.max(1);
     let e = &event.event;
     let label = Metrics::system(&e.system);
+    if err.class == ErrorClass::LimitExceeded {
+        tracing::error!(event = event.id, error = %err, "a platform's API allowance is spent; backing off long");
+        engine.metrics.limit_exceeded.get_or_create(&label).inc();
+    }
     if err.class != ErrorClass::Permanent && attempts < max {
         let wait = engine.backoff(attempts, err.class);
         tracing::warn!(event = event.id, record = %e.record_id, attempt = attempts, of = max, retry_in_ms = wait.as_millis() as u64, error = %err, "event failed; will retry");

@@ -13,6 +13,7 @@
 //! trait, so every backend gets it.
 
 pub mod group;
+pub mod offload;
 mod schema;
 pub mod sqlite;
 
@@ -200,6 +201,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
 
     fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()>;
+    /// The values just written and their audit rows, in one transaction: the audit never
+    /// misses a write the diff already counts as done.
+    fn record_writes(
+        &self,
+        written: &[(ReplicaKey<'_>, Option<String>)],
+        audit: &[AuditEntry],
+        now: i64,
+    ) -> StoreResult<()>;
     /// The audit rows of one field of one record, newest first.
     fn audit_of(&self, record: &str, field: &str, limit: usize) -> StoreResult<Vec<AuditEntry>>;
 

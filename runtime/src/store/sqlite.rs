@@ -1,7 +1,13 @@
-//! The embedded default store: one SQLite file in WAL mode with `synchronous = FULL`, created
-//! on first open and migrated ([`super::schema`]). One connection behind a mutex serialises
-//! writes (SQLite has one writer anyway); a commit is durable when the call returns, so an
-//! event acknowledged after [`Store::insert_events`] survives `kill -9`.
+//! The embedded default store: one SQLite file in WAL mode, created on first open and migrated
+//! ([`super::schema`]). One connection behind a mutex per `SqliteStore`; the runtime opens two
+//! on the same file (SQLite has one writer at a time anyway):
+//!
+//! - the inbox connection, [`Durability::Full`] (`synchronous = FULL`): a commit is on disk when
+//!   [`Store::insert_events`] returns, so an acknowledged event survives `kill -9` and power loss;
+//! - the engine's connection, [`Durability::Normal`]: its commits survive `kill -9` (WAL), and
+//!   the next FULL commit of the inbox flushes them too. What a power cut could lose there is
+//!   re-derived by idempotency: an event not marked done runs again, a link is found again
+//!   through its key, a last-written value missing only means one redundant write.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
@@ -11,6 +17,15 @@ use super::{
     schema, AuditEntry, Backlog, DeadLetter, EventStatus, InboxEvent, Inserted, NewEvent,
     ReplicaKey, Store, StoreError, StoreResult,
 };
+
+/// How hard a connection's commits are pushed to disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous = FULL`: durable against power loss when the commit returns.
+    Full,
+    /// `synchronous = NORMAL` (WAL): durable against a crash of the process.
+    Normal,
+}
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -22,8 +37,12 @@ fn err(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (creating when absent) the database at `path` and migrates it.
+    /// Opens (creating when absent) the database at `path` and migrates it, fully durable.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        SqliteStore::open_with(path, Durability::Full)
+    }
+
+    pub fn open_with(path: &Path, durability: Durability) -> StoreResult<SqliteStore> {
         let open_err = |reason: String| StoreError::Open {
             path: path.display().to_string(),
             reason,
@@ -37,8 +56,14 @@ impl SqliteStore {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(open_err(format!("journal mode is `{mode}`, not WAL")));
         }
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(|e| open_err(e.to_string()))?;
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+        ))
+        .map_err(|e| open_err(e.to_string()))?;
         schema::migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -48,8 +73,12 @@ impl SqliteStore {
 
     /// Parses `sqlite://PATH` (or a bare path) and opens it.
     pub fn open_url(url: &str) -> StoreResult<SqliteStore> {
+        SqliteStore::open_url_with(url, Durability::Full)
+    }
+
+    pub fn open_url_with(url: &str, durability: Durability) -> StoreResult<SqliteStore> {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        SqliteStore::open(Path::new(path))
+        SqliteStore::open_with(Path::new(path), durability)
     }
 
     pub fn path(&self) -> &Path {
@@ -363,9 +392,29 @@ impl Store for SqliteStore {
     }
 
     fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
+        self.record_writes(&[], entries, 0)
+    }
+
+    fn record_writes(
+        &self,
+        written: &[(ReplicaKey<'_>, Option<String>)],
+        entries: &[AuditEntry],
+        now: i64,
+    ) -> StoreResult<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(err("begin audit"))?;
+        let tx = conn.transaction().map_err(err("begin writes"))?;
         {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO last_written (link, system, record_id, field, value, written_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (link, system, record_id, field) \
+                     DO UPDATE SET value = excluded.value, written_at = excluded.written_at",
+                )
+                .map_err(err("prepare last written"))?;
+            for (k, v) in written {
+                stmt.execute(params![k.link, k.system, k.record, k.field, v, now])
+                    .map_err(err("write last written"))?;
+            }
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO audit (at, source_system, source_event, link, rule, target_system, \
@@ -392,7 +441,7 @@ impl Store for SqliteStore {
                 .map_err(err("insert audit"))?;
             }
         }
-        tx.commit().map_err(err("commit audit"))
+        tx.commit().map_err(err("commit writes"))
     }
 
     fn audit_of(&self, record: &str, field: &str, limit: usize) -> StoreResult<Vec<AuditEntry>> {

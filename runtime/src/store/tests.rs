@@ -90,6 +90,19 @@ fn one_record_is_never_claimed_twice_and_keeps_its_order() {
 }
 
 #[test]
+fn finishing_an_event_alone_leaves_the_later_ones_of_its_record() {
+    let (_dir, store) = temp();
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "a")])
+        .unwrap();
+    let mut first = store.claim_events(2_000, 10).unwrap().remove(0);
+    first.covers_through = first.id;
+    store.complete_event(&first).unwrap();
+    let next = store.claim_events(2_000, 10).unwrap();
+    assert_eq!(next[0].event.idempotency_key, "k2");
+}
+
+#[test]
 fn a_retry_waits_and_then_blocks_its_record_only() {
     let (_dir, store) = temp();
     store

@@ -1,0 +1,87 @@
+//! [`Offloaded`]: a [`Store`] whose calls, made from async tasks on a multi-threaded Tokio
+//! runtime, tell Tokio that the thread blocks (`block_in_place`), so other tasks (webhook
+//! requests above all) move to another thread instead of waiting behind a SQLite lock or an
+//! fsync. Outside such a runtime the calls run as they are.
+
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use super::{
+    AuditEntry, Backlog, DeadLetter, InboxEvent, Inserted, NewEvent, ReplicaKey, Store, StoreResult,
+};
+
+pub struct Offloaded<S>(pub S);
+
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+impl<S: Store> Store for Offloaded<S> {
+    fn insert_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
+        blocking(|| self.0.insert_events(events))
+    }
+    fn claim_events(&self, now: i64, limit: usize) -> StoreResult<Vec<InboxEvent>> {
+        blocking(|| self.0.claim_events(now, limit))
+    }
+    fn complete_event(&self, event: &InboxEvent) -> StoreResult<()> {
+        blocking(|| self.0.complete_event(event))
+    }
+    fn retry_event(&self, id: i64, attempts: u32, at: i64, error: &str) -> StoreResult<()> {
+        blocking(|| self.0.retry_event(id, attempts, at, error))
+    }
+    fn dead_letter(&self, id: i64, attempts: u32, reason: &str, now: i64) -> StoreResult<i64> {
+        blocking(|| self.0.dead_letter(id, attempts, reason, now))
+    }
+    fn release_claims(&self) -> StoreResult<u64> {
+        blocking(|| self.0.release_claims())
+    }
+    fn event(&self, id: i64) -> StoreResult<Option<InboxEvent>> {
+        blocking(|| self.0.event(id))
+    }
+    fn link_twin(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<String>> {
+        blocking(|| self.0.link_twin(link, left, id))
+    }
+    fn put_link(&self, link: &str, l: &str, r: &str, now: i64) -> StoreResult<()> {
+        blocking(|| self.0.put_link(link, l, r, now))
+    }
+    fn last_written(&self, key: &ReplicaKey<'_>) -> StoreResult<Option<Option<String>>> {
+        blocking(|| self.0.last_written(key))
+    }
+    fn set_last_written(&self, k: &ReplicaKey<'_>, v: Option<&str>, now: i64) -> StoreResult<()> {
+        blocking(|| self.0.set_last_written(k, v, now))
+    }
+    fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
+        blocking(|| self.0.append_audit(entries))
+    }
+    fn record_writes(
+        &self,
+        written: &[(ReplicaKey<'_>, Option<String>)],
+        audit: &[AuditEntry],
+        now: i64,
+    ) -> StoreResult<()> {
+        blocking(|| self.0.record_writes(written, audit, now))
+    }
+    fn audit_of(&self, record: &str, field: &str, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        blocking(|| self.0.audit_of(record, field, limit))
+    }
+    fn dead_letters(&self, include_replayed: bool) -> StoreResult<Vec<DeadLetter>> {
+        blocking(|| self.0.dead_letters(include_replayed))
+    }
+    fn dead_letter_by_id(&self, id: i64) -> StoreResult<Option<DeadLetter>> {
+        blocking(|| self.0.dead_letter_by_id(id))
+    }
+    fn replay_dead_letter(&self, id: i64, now: i64) -> StoreResult<bool> {
+        blocking(|| self.0.replay_dead_letter(id, now))
+    }
+    fn cursor(&self, name: &str) -> StoreResult<Option<String>> {
+        blocking(|| self.0.cursor(name))
+    }
+    fn set_cursor(&self, name: &str, value: &str) -> StoreResult<()> {
+        blocking(|| self.0.set_cursor(name, value))
+    }
+    fn backlog(&self, now: i64) -> StoreResult<Backlog> {
+        blocking(|| self.0.backlog(now))
+    }
+}
