@@ -51,23 +51,7 @@ async fn main() {
     sc.sf_api_limit = u64::MAX / 2;
     let sb = seam_sandbox::start(sc).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let c = sb.config.credentials.clone();
-    let env: HashMap<String, String> = HashMap::from([
-        ("SF_URL".into(), sb.salesforce_url()),
-        ("SF_CLIENT_ID".into(), c.sf_client_id.clone()),
-        ("SF_CLIENT_SECRET".into(), c.sf_client_secret.clone()),
-        (
-            "SF_WEBHOOK_SECRET".into(),
-            sb.config.sf_webhook_secret.clone(),
-        ),
-        ("SNOW_URL".into(), sb.servicenow_url()),
-        ("SNOW_USER".into(), c.snow_username.clone()),
-        ("SNOW_PASSWORD".into(), c.snow_password.clone()),
-        (
-            "SNOW_WEBHOOK_SECRET".into(),
-            sb.config.snow_webhook_secret.clone(),
-        ),
-    ]);
+    let env = sb.example_env();
     let config = RuntimeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         state: format!("sqlite://{}", dir.path().join("seam.db").display()),

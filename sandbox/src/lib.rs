@@ -282,6 +282,30 @@ fn flush_all(sf: &salesforce::SfState, snow: &servicenow::SnowState, slack: &sla
 }
 
 impl RunningSandbox {
+    /// The environment variables `examples/case_incident.seam` names (`SF_URL`, `SF_CLIENT_ID`,
+    /// `SNOW_USER`, the webhook secrets, ...), answered from this sandbox's addresses and
+    /// credentials: what the runtime needs to run the example against it.
+    pub fn example_env(&self) -> std::collections::HashMap<String, String> {
+        let c = &self.config.credentials;
+        std::collections::HashMap::from([
+            ("SF_URL".into(), self.salesforce_url()),
+            ("SF_CLIENT_ID".into(), c.sf_client_id.clone()),
+            ("SF_CLIENT_SECRET".into(), c.sf_client_secret.clone()),
+            (
+                "SF_WEBHOOK_SECRET".into(),
+                self.config.sf_webhook_secret.clone(),
+            ),
+            ("SNOW_URL".into(), self.servicenow_url()),
+            ("SNOW_USER".into(), c.snow_username.clone()),
+            ("SNOW_PASSWORD".into(), c.snow_password.clone()),
+            (
+                "SNOW_WEBHOOK_SECRET".into(),
+                self.config.snow_webhook_secret.clone(),
+            ),
+            ("SLACK_BOT_TOKEN".into(), c.slack_token.clone()),
+        ])
+    }
+
     /// `http(s)://127.0.0.1:PORT` — the Salesforce instance URL.
     pub fn salesforce_url(&self) -> String {
         self.sf.base_url.clone()

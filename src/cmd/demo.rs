@@ -15,7 +15,6 @@ use seam_runtime::store::{now_ms, AuditEntry};
 use seam_runtime::{Running, RuntimeConfig};
 use seam_sandbox::{FaultConfig, RunningSandbox, SandboxConfig, SystemKind};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -131,7 +130,7 @@ async fn story(args: &DemoArgs) -> Result<(), String> {
             (dir.join("seam.db"), Some(TempDir(dir)))
         }
     };
-    let env = sandbox_env(&sb);
+    let env = sb.example_env();
     let rt_config = RuntimeConfig {
         listen: ([127, 0, 0, 1], 0).into(),
         state: format!("sqlite://{}", state_path.display()),
@@ -506,28 +505,6 @@ fn text(record: &Value, field: &str) -> Option<String> {
 
 fn short(hash: &str) -> String {
     hash.chars().take(12).collect()
-}
-
-/// The environment the example spec names, answered from the sandbox's own credentials.
-fn sandbox_env(sb: &RunningSandbox) -> HashMap<String, String> {
-    let c = &sb.config.credentials;
-    HashMap::from([
-        ("SF_URL".into(), sb.salesforce_url()),
-        ("SF_CLIENT_ID".into(), c.sf_client_id.clone()),
-        ("SF_CLIENT_SECRET".into(), c.sf_client_secret.clone()),
-        (
-            "SF_WEBHOOK_SECRET".into(),
-            sb.config.sf_webhook_secret.clone(),
-        ),
-        ("SNOW_URL".into(), sb.servicenow_url()),
-        ("SNOW_USER".into(), c.snow_username.clone()),
-        ("SNOW_PASSWORD".into(), c.snow_password.clone()),
-        (
-            "SNOW_WEBHOOK_SECRET".into(),
-            sb.config.snow_webhook_secret.clone(),
-        ),
-        ("SLACK_BOT_TOKEN".into(), c.slack_token.clone()),
-    ])
 }
 
 /// A temporary directory removed when the demo ends.

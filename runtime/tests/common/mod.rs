@@ -33,23 +33,7 @@ pub fn plan() -> seam_compiler::Plan {
 }
 
 pub fn env_of(sb: &RunningSandbox) -> HashMap<String, String> {
-    let c = &sb.config.credentials;
-    HashMap::from([
-        ("SF_URL".into(), sb.salesforce_url()),
-        ("SF_CLIENT_ID".into(), c.sf_client_id.clone()),
-        ("SF_CLIENT_SECRET".into(), c.sf_client_secret.clone()),
-        (
-            "SF_WEBHOOK_SECRET".into(),
-            sb.config.sf_webhook_secret.clone(),
-        ),
-        ("SNOW_URL".into(), sb.servicenow_url()),
-        ("SNOW_USER".into(), c.snow_username.clone()),
-        ("SNOW_PASSWORD".into(), c.snow_password.clone()),
-        (
-            "SNOW_WEBHOOK_SECRET".into(),
-            sb.config.snow_webhook_secret.clone(),
-        ),
-    ])
+    sb.example_env()
 }
 
 /// Fast retries so a 5xx storm ends in seconds.
