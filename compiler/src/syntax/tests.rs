@@ -807,3 +807,20 @@ fn a_ten_megabyte_file() {
     let open_string = format!("seam x \"{}", "a".repeat(10 * 1024 * 1024));
     assert!(parse(&open_string).is_err());
 }
+
+#[test]
+fn nesting_at_the_limit_parses() {
+    let depth = super::lexical::MAX_NESTING;
+    let funcs = format!(
+        "system s: slack {{ a = {}1{} }}",
+        "f(x = ".repeat(depth),
+        ")".repeat(depth)
+    );
+    ok(&funcs);
+    let conds = format!(
+        "workflow w {{ on a.B created when {}not a == 1{} do {{}} }}",
+        "not (".repeat(depth),
+        ")".repeat(depth)
+    );
+    ok(&conds);
+}
