@@ -93,18 +93,16 @@ struct Stage {
 async fn story(args: &DemoArgs) -> Result<(), String> {
     let text = std::fs::read_to_string(&args.spec)
         .map_err(|e| format!("cannot read `{}`: {e}", args.spec.display()))?;
-    let plan = match seam_compiler::compile(&text) {
-        (_, Some(plan)) => plan,
-        (_, None) => {
-            return Err(format!(
-                "`{}` does not compile; run `seam check {}` to see why",
-                args.spec.display(),
-                args.spec.display()
-            ))
-        }
+    // One check gives both the Plan and the catalogue the sandbox serves.
+    let (checked, plan) = seam_compiler::compile(&text);
+    let (Some(plan), Some(model)) = (plan, checked.model) else {
+        return Err(format!(
+            "`{}` does not compile; run `seam check {}` to see why",
+            args.spec.display(),
+            args.spec.display()
+        ));
     };
-    let catalog = seam_compiler::catalog_for_spec(&text)
-        .map_err(|_| format!("`{}` has errors", args.spec.display()))?;
+    let catalog = model.catalog;
 
     let tl = Timeline {
         start: Instant::now(),

@@ -23,13 +23,8 @@ pub struct EchoIdentity {
     pub snow_user: Option<String>,
 }
 
-/// Decodes a Salesforce CDC body (a single event or an array of events).
-pub fn salesforce(
-    system: &str,
-    body: &[u8],
-    echo: &EchoIdentity,
-    now: i64,
-) -> Result<Vec<NewEvent>, String> {
+/// A webhook body's events: one JSON object, or a non-empty array of them.
+fn json_events(body: &[u8]) -> Result<Vec<Value>, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     let events = match value {
@@ -39,6 +34,17 @@ pub fn salesforce(
     if events.is_empty() {
         return Err("the body is an empty array".into());
     }
+    Ok(events)
+}
+
+/// Decodes a Salesforce CDC body (a single event or an array of events).
+pub fn salesforce(
+    system: &str,
+    body: &[u8],
+    echo: &EchoIdentity,
+    now: i64,
+) -> Result<Vec<NewEvent>, String> {
+    let events = json_events(body)?;
     let mut out = Vec::new();
     for (n, event) in events.iter().enumerate() {
         out.extend(sf_event(system, event, echo, now).map_err(|e| format!("event {n}: {e}"))?);
@@ -140,15 +146,7 @@ pub fn servicenow(
     echo: &EchoIdentity,
     now: i64,
 ) -> Result<Vec<NewEvent>, String> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
-    let events = match value {
-        Value::Array(items) => items,
-        other => vec![other],
-    };
-    if events.is_empty() {
-        return Err("the body is an empty array".into());
-    }
+    let events = json_events(body)?;
     events
         .iter()
         .enumerate()

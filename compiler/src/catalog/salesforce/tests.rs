@@ -9,22 +9,10 @@ use super::*;
 use std::collections::HashMap;
 
 fn by_name() -> HashMap<String, ObjectDef> {
-    objects().into_iter().map(|o| (o.name.clone(), o)).collect()
+    test_support::by_name(objects())
 }
 
-fn field<'a>(objects: &'a HashMap<String, ObjectDef>, object: &str, name: &str) -> &'a FieldDef {
-    objects
-        .get(object)
-        .and_then(|o| o.field(name))
-        .unwrap_or_else(|| panic!("{object}.{name} missing"))
-}
-
-fn values(f: &FieldDef) -> Vec<&str> {
-    match &f.ty {
-        FieldType::Picklist { values } => values.iter().map(String::as_str).collect(),
-        other => panic!("{} is {}, not a picklist", f.name, other.describe()),
-    }
-}
+use crate::catalog::test_support::{self, field, values};
 
 #[test]
 fn key_prefixes() {
