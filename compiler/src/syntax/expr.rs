@@ -33,6 +33,18 @@ pub(super) fn span_of(pair: &Pair<'_, Rule>) -> Span {
 /// start of `text` and every line start are clean lexical states: only the trailing lines need
 /// scanning.
 fn code_len(text: &str) -> usize {
+    // Most pairs end at a token on a line without `/`: nothing to trim, nothing to scan.
+    let bytes = text.as_bytes();
+    let ends_in_space = text.chars().next_back().is_some_and(char::is_whitespace);
+    if !ends_in_space
+        && !bytes
+            .iter()
+            .rev()
+            .take_while(|&&b| b != b'\n')
+            .any(|&b| b == b'/')
+    {
+        return text.len();
+    }
     let mut end = text.trim_end().len();
     loop {
         let upto = text.get(..end).unwrap_or_default();

@@ -13,8 +13,10 @@ use crate::span::Span;
 /// Parentheses deeper than this are refused before parsing: pest recurses once per level.
 pub(crate) const MAX_NESTING: usize = 64;
 
-/// Rejects input whose parentheses nest deeper than [`MAX_NESTING`].
-pub(crate) fn check_nesting(src: &str) -> Result<(), Diagnostic> {
+/// One pass over the text before pest sees it: rejects parentheses nested deeper than
+/// [`MAX_NESTING`], and collects every `//` comment outside strings, in source order (the AST
+/// keeps them for the formatter).
+pub(crate) fn prescan(src: &str) -> Result<Vec<Comment>, Diagnostic> {
     let mut depth = 0usize;
     let mut outermost = 0usize;
     let mut scan = Scanner::new(src);
@@ -26,40 +28,36 @@ pub(crate) fn check_nesting(src: &str) -> Result<(), Diagnostic> {
                 }
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Err(Diagnostic::error(
-                        Code::Syntax,
-                        "conditions nest too deeply",
-                        Span::new(pos, pos + 1),
-                    )
-                    .with_label(format!("more than {MAX_NESTING} levels of parentheses"))
-                    .with_secondary(
-                        Span::new(outermost, outermost + 1),
-                        "the outermost one opens here",
-                    )
-                    .with_help("split the condition or remove redundant parentheses"));
+                    return Err(too_deep(pos, outermost));
                 }
             }
             b')' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
-    Ok(())
-}
-
-/// Every `//` comment outside strings, in source order.
-pub(crate) fn comments(src: &str) -> Vec<Comment> {
-    let mut out = Vec::new();
-    let mut scan = Scanner::new(src);
-    while scan.next_code_byte().is_some() {}
+    let mut out = Vec::with_capacity(scan.comments.len());
     for (start, end) in scan.comments {
-        let text_start = start + 2;
-        let text = src.get(text_start..end).unwrap_or_default();
+        let text = src.get(start + 2..end).unwrap_or_default();
         out.push(Comment {
             text: text.to_string(),
             span: Span::new(start, end),
         });
     }
-    out
+    Ok(out)
+}
+
+fn too_deep(pos: usize, outermost: usize) -> Diagnostic {
+    Diagnostic::error(
+        Code::Syntax,
+        "conditions nest too deeply",
+        Span::new(pos, pos + 1),
+    )
+    .with_label(format!("more than {MAX_NESTING} levels of parentheses"))
+    .with_secondary(
+        Span::new(outermost, outermost + 1),
+        "the outermost one opens here",
+    )
+    .with_help("split the condition or remove redundant parentheses")
 }
 
 /// Walks the bytes outside strings and comments, recording comment spans as it goes.
@@ -82,20 +80,30 @@ impl<'a> Scanner<'a> {
         self.bytes.get(i).copied()
     }
 
-    /// The next byte that is not inside a string or a comment.
+    /// The next bracket (`(`, `)`, `{`, `}`, `[`, `]`) that is not inside a string or a comment:
+    /// the only bytes any caller looks at, so everything else is skipped in one tight loop.
     fn next_code_byte(&mut self) -> Option<(usize, u8)> {
         loop {
-            let pos = self.pos;
+            let rest = self.bytes.get(self.pos..)?;
+            let skip = rest.iter().position(|&b| {
+                matches!(
+                    b,
+                    b'"' | b'/' | b'(' | b')' | b'{' | b'}' | b'[' | b']'
+                )
+            })?;
+            let pos = self.pos + skip;
             let b = self.at(pos)?;
             if b == b'"' {
                 self.pos = string_end(self.bytes, pos);
                 continue;
             }
-            if b == b'/' && self.at(pos + 1) == Some(b'/') {
-                let mut end = pos;
-                while self.at(end).is_some_and(|c| c != b'\n') {
-                    end += 1;
+            if b == b'/' {
+                if self.at(pos + 1) != Some(b'/') {
+                    self.pos = pos + 1;
+                    continue;
                 }
+                let line = self.bytes.get(pos..).unwrap_or_default();
+                let end = pos + line.iter().position(|&c| c == b'\n').unwrap_or(line.len());
                 self.pos = end;
                 // The line break is not part of the comment, nor a `\r` before it.
                 let text_end = if end > pos + 2 && self.at(end - 1) == Some(b'\r') {
@@ -243,7 +251,7 @@ mod tests {
     #[test]
     fn comments_skip_strings_and_drop_line_breaks() {
         let src = "a \"// not\" // one\r\n// two\nb // three";
-        let c = comments(src);
+        let c = prescan(src).unwrap_or_default();
         let texts: Vec<_> = c.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts, [" one", " two", " three"]);
         let first = c.first().map(|c| c.span).unwrap_or_default();
@@ -263,8 +271,8 @@ mod tests {
 
     #[test]
     fn nesting_limit() {
-        assert!(check_nesting(&"(".repeat(MAX_NESTING)).is_ok());
-        assert!(check_nesting(&"(".repeat(MAX_NESTING + 1)).is_err());
-        assert!(check_nesting(&format!("\"{}\"", "(".repeat(100))).is_ok());
+        assert!(prescan(&"(".repeat(MAX_NESTING)).is_ok());
+        assert!(prescan(&"(".repeat(MAX_NESTING + 1)).is_err());
+        assert!(prescan(&format!("\"{}\"", "(".repeat(100))).is_ok());
     }
 }

@@ -36,7 +36,7 @@ pub(crate) struct SeamParser;
 /// An empty file is an empty [`ast::SeamFile`]; a missing `seam` line is reported by a later
 /// check, not here.
 pub fn parse(src: &str) -> Result<ast::SeamFile, Diagnostic> {
-    lexical::check_nesting(src)?;
+    let comments = lexical::prescan(src)?;
     let mut pairs = SeamParser::parse(Rule::file, src).map_err(|e| errors::from_pest(src, &e))?;
     let file = pairs
         .next()
@@ -44,6 +44,6 @@ pub fn parse(src: &str) -> Result<ast::SeamFile, Diagnostic> {
     let items = decl::file(file)?;
     Ok(ast::SeamFile {
         items,
-        comments: lexical::comments(src),
+        comments,
     })
 }
