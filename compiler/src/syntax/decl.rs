@@ -4,7 +4,7 @@
 use super::ast::*;
 use super::errors::internal;
 use super::expr::{self, ident, span_of, Kids, PResult};
-use super::Rule;
+use super::fast::Rule;
 use pest::iterators::Pair;
 
 /// The `file` pair: every declaration, in source order.
@@ -16,14 +16,14 @@ fn item(pair: Pair<'_, Rule>) -> PResult<Item> {
     let span = span_of(&pair);
     Ok(match pair.as_rule() {
         Rule::seam_decl => {
-            let name = ident(&Kids::of(pair).next()?);
+            let name = ident(&Kids::of(pair).next()?)?;
             Item::Seam(SeamDecl { name, span })
         }
         Rule::system_decl => Item::System(system(pair)?),
         Rule::object_decl => Item::Object(object(pair)?),
         Rule::identity_decl => {
             let mut kids = Kids::of(pair);
-            let name = ident(&kids.next()?);
+            let name = ident(&kids.next()?)?;
             let left = expr::path(kids.next()?)?;
             let right = expr::path(kids.next()?)?;
             Item::Identity(IdentityDecl {
@@ -44,8 +44,8 @@ fn item(pair: Pair<'_, Rule>) -> PResult<Item> {
 fn system(pair: Pair<'_, Rule>) -> PResult<SystemDecl> {
     let span = span_of(&pair);
     let mut kids = Kids::of(pair);
-    let alias = ident(&kids.next()?);
-    let kind = ident(&kids.next()?);
+    let alias = ident(&kids.next()?)?;
+    let kind = ident(&kids.next()?)?;
     let settings = kids.map(setting).collect::<PResult<_>>()?;
     Ok(SystemDecl {
         alias,
@@ -59,7 +59,7 @@ fn system(pair: Pair<'_, Rule>) -> PResult<SystemDecl> {
 fn setting(pair: Pair<'_, Rule>) -> PResult<Setting> {
     let span = span_of(&pair);
     let mut kids = Kids::of(pair);
-    let name = ident(&kids.next()?);
+    let name = ident(&kids.next()?)?;
     let value = expr::expr(kids.next()?)?;
     Ok(Setting { name, value, span })
 }
@@ -80,14 +80,20 @@ fn object(pair: Pair<'_, Rule>) -> PResult<ObjectDecl> {
 fn field(pair: Pair<'_, Rule>) -> PResult<FieldDecl> {
     let span = span_of(&pair);
     let mut kids = Kids::of(pair);
-    let name = ident(&kids.next()?);
+    let name = ident(&kids.next()?)?;
     let ty = type_expr(kids.next()?)?;
     let mut unique = None;
     let mut derived_from = None;
     for modifier in kids {
         match modifier.as_rule() {
             Rule::kw_unique => unique = Some(span_of(&modifier)),
-            _ => derived_from = Some(Kids::of(modifier).map(|p| ident(&p)).collect()),
+            _ => {
+                derived_from = Some(
+                    Kids::of(modifier)
+                        .map(|p| ident(&p))
+                        .collect::<PResult<_>>()?,
+                )
+            }
         }
     }
     Ok(FieldDecl {
@@ -111,7 +117,7 @@ fn type_expr(pair: Pair<'_, Rule>) -> PResult<TypeExpr> {
         Rule::w_bool => TypeKind::Bool,
         Rule::w_datetime => TypeKind::Datetime,
         Rule::w_id => TypeKind::Id,
-        Rule::ref_type => TypeKind::Ref(ident(&Kids::of(inner).next()?)),
+        Rule::ref_type => TypeKind::Ref(ident(&Kids::of(inner).next()?)?),
         Rule::picklist_type => {
             TypeKind::Picklist(Kids::of(inner).map(expr::string).collect::<PResult<_>>()?)
         }
@@ -123,7 +129,7 @@ fn type_expr(pair: Pair<'_, Rule>) -> PResult<TypeExpr> {
 fn own(pair: Pair<'_, Rule>) -> PResult<OwnDecl> {
     let span = span_of(&pair);
     let mut kids = Kids::of(pair);
-    let system = ident(&kids.next()?);
+    let system = ident(&kids.next()?)?;
     let entries = kids.map(own_entry).collect::<PResult<_>>()?;
     Ok(OwnDecl {
         system,
@@ -135,11 +141,11 @@ fn own(pair: Pair<'_, Rule>) -> PResult<OwnDecl> {
 fn own_entry(pair: Pair<'_, Rule>) -> PResult<OwnEntry> {
     let span = span_of(&pair);
     let mut kids = Kids::of(pair);
-    let object = ident(&kids.next()?);
+    let object = ident(&kids.next()?)?;
     let last = kids.next()?;
     let field = match last.as_rule() {
         Rule::star => OwnField::All(span_of(&last)),
-        _ => OwnField::Named(ident(&last)),
+        _ => OwnField::Named(ident(&last)?),
     };
     Ok(OwnEntry {
         object,
@@ -151,7 +157,7 @@ fn own_entry(pair: Pair<'_, Rule>) -> PResult<OwnEntry> {
 fn link(pair: Pair<'_, Rule>) -> PResult<LinkDecl> {
     let span = span_of(&pair);
     let mut kids = Kids::of(pair);
-    let name = ident(&kids.next()?);
+    let name = ident(&kids.next()?)?;
     let left = expr::path(kids.next()?)?;
     let right = expr::path(kids.next()?)?;
     let items = kids.map(link_item).collect::<PResult<_>>()?;
@@ -187,7 +193,7 @@ fn link_item(pair: Pair<'_, Rule>) -> PResult<LinkItem> {
             for suffix in kids {
                 match suffix.as_rule() {
                     Rule::value_map => map = Some(value_map(suffix)?),
-                    _ => via = Some(ident(&Kids::of(suffix).next()?)),
+                    _ => via = Some(ident(&Kids::of(suffix).next()?)?),
                 }
             }
             Ok(LinkItem::Mapping(Mapping {
@@ -227,7 +233,7 @@ fn map_arm(pair: Pair<'_, Rule>) -> PResult<MapArm> {
 fn workflow(pair: Pair<'_, Rule>) -> PResult<WorkflowDecl> {
     let span = span_of(&pair);
     let mut kids = Kids::of(pair);
-    let name = ident(&kids.next()?);
+    let name = ident(&kids.next()?)?;
     let trigger = trigger(kids.next()?)?;
     let guard = match kids.next_if(Rule::guard) {
         Some(g) => Some(expr::cond(Kids::of(g).next()?)?),
@@ -265,12 +271,12 @@ fn step(pair: Pair<'_, Rule>) -> PResult<Step> {
         Rule::open_step => {
             let mut kids = Kids::of(pair);
             let target = expr::path(kids.next()?)?;
-            let link = ident(&kids.next()?);
+            let link = ident(&kids.next()?)?;
             Ok(Step::Open { target, link, span })
         }
         Rule::let_step => {
             let mut kids = Kids::of(pair);
-            let name = ident(&kids.next()?);
+            let name = ident(&kids.next()?)?;
             let call = expr::call(kids.next()?)?;
             Ok(Step::Let { name, call, span })
         }
@@ -284,9 +290,9 @@ fn record_step(pair: Pair<'_, Rule>) -> PResult<Step> {
     let span = span_of(&pair);
     let mut kids = Kids::of(pair);
     let (system, action) = expr::two_names(kids.next()?)?;
-    let object = ident(&kids.next()?);
+    let object = ident(&kids.next()?)?;
     let via = match kids.next_if(Rule::via_clause) {
-        Some(v) => Some(ident(&Kids::of(v).next()?)),
+        Some(v) => Some(ident(&Kids::of(v).next()?)?),
         None => None,
     };
     let assignments = kids

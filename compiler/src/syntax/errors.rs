@@ -119,6 +119,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::policy_item => "a policy entry",
         Rule::cond_primary => "a condition",
         Rule::ident_char => "a letter, digit or `_`",
+        Rule::reserved => "a keyword",
         Rule::WHITESPACE | Rule::COMMENT => "a space",
     }
 }

@@ -7,7 +7,8 @@
 
 use super::ast::*;
 use super::errors::internal;
-use super::Rule;
+use super::lexical::is_keyword;
+use super::fast::Rule;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
@@ -180,11 +181,21 @@ impl<'i> Iterator for Kids<'i> {
     }
 }
 
-pub(super) fn ident(pair: &Pair<'_, Rule>) -> Ident {
-    Ident {
-        name: pair.as_str().to_string(),
-        span: span_of(pair),
+/// A name (an `ident`, `member` or contextual-word pair). Names are atomic tokens, so the pair's
+/// span is exactly the name.
+///
+/// The fast grammar lets a bare name be a reserved word; such a name is refused here, and
+/// `syntax::parse` then lets the strict grammar report it as it always has.
+pub(super) fn ident(pair: &Pair<'_, Rule>) -> PResult<Ident> {
+    let name = pair.as_str();
+    let s = pair.as_span();
+    if pair.as_rule() == Rule::ident && is_keyword(name) {
+        return Err(internal("a reserved word as a bare name", s.start()));
     }
+    Ok(Ident {
+        name: name.to_string(),
+        span: Span::new(s.start(), s.end()),
+    })
 }
 
 /// A `path` pair (or any `$` rule whose children are names).
@@ -194,7 +205,7 @@ pub(super) fn path(pair: Pair<'_, Rule>) -> PResult<Path> {
         .into_inner()
         .filter(|p| matches!(p.as_rule(), Rule::ident | Rule::member))
         .map(|p| ident(&p))
-        .collect();
+        .collect::<PResult<_>>()?;
     if segments.is_empty() {
         return Err(internal("a path without names", span.start));
     }
@@ -214,7 +225,7 @@ pub(super) fn two_names(pair: Pair<'_, Rule>) -> PResult<(Ident, Ident)> {
         })
         .map(|p| ident(&p));
     match (names.next(), names.next()) {
-        (Some(a), Some(b)) => Ok((a, b)),
+        (Some(a), Some(b)) => Ok((a?, b?)),
         _ => Err(internal("a dotted name without two parts", start)),
     }
 }
@@ -324,7 +335,7 @@ pub(super) fn expr(pair: Pair<'_, Rule>) -> PResult<Expr> {
         }
         Rule::func_call => {
             let mut kids = Kids::of(inner);
-            let name = ident(&kids.next()?);
+            let name = ident(&kids.next()?)?;
             let args = kids.map(named_arg).collect::<PResult<_>>()?;
             Ok(Expr::Func { name, args, span })
         }
@@ -338,7 +349,7 @@ pub(super) fn expr(pair: Pair<'_, Rule>) -> PResult<Expr> {
 pub(super) fn named_arg(pair: Pair<'_, Rule>) -> PResult<NamedArg> {
     let span = span_of(&pair);
     let mut kids = Kids::of(pair);
-    let name = ident(&kids.next()?);
+    let name = ident(&kids.next()?)?;
     let value = expr(kids.next()?)?;
     Ok(NamedArg { name, value, span })
 }

@@ -156,6 +156,41 @@ pub(crate) const KEYWORDS: [&str; 28] = [
     "env", "true", "false", "and", "or", "not", "in",
 ];
 
+/// Whether `word` is one of [`KEYWORDS`] (a `match`, so the compiler picks by length first).
+pub(crate) fn is_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "seam"
+            | "system"
+            | "object"
+            | "identity"
+            | "own"
+            | "link"
+            | "key"
+            | "open"
+            | "when"
+            | "map"
+            | "via"
+            | "workflow"
+            | "on"
+            | "becomes"
+            | "changes"
+            | "created"
+            | "do"
+            | "let"
+            | "policy"
+            | "unique"
+            | "from"
+            | "env"
+            | "true"
+            | "false"
+            | "and"
+            | "or"
+            | "not"
+            | "in"
+    )
+}
+
 /// Multi-character punctuation, longest first so that `<->` wins over `<`.
 const PUNCT: [&str; 9] = ["<->", "->", "=>", "==", "!=", "<=", ">=", "..", "//"];
 
@@ -267,6 +302,14 @@ mod tests {
         assert!(matches!(token_at("\"a\\tb\"", 0).0, Token::BadEscape(..)));
         assert_eq!(token_at("1.5 x", 0).0, Token::Word("1.5".into()));
         assert_eq!(token_at("é", 1).1, Span::new(0, 2));
+    }
+
+    #[test]
+    fn is_keyword_is_the_keyword_list() {
+        assert!(KEYWORDS.iter().all(|k| is_keyword(k)));
+        for not in ["", "Key", "keys", "ke", "sf", "u_key", "create", "text"] {
+            assert!(!is_keyword(not), "{not}");
+        }
     }
 
     #[test]

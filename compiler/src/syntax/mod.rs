@@ -21,29 +21,62 @@ mod lexical;
 pub mod template;
 
 #[cfg(test)]
+mod agree_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::diagnostic::Diagnostic;
 use pest::Parser as _;
 
-/// The pest parser generated from `grammar.pest`.
+/// The strict parser: `grammar.pest` with reserved words refused as bare names. Its errors are
+/// the syntax diagnostics, so it is the one that defines the language.
 #[derive(pest_derive::Parser)]
 #[grammar = "grammar.pest"]
+#[grammar = "reserved_strict.pest"]
 pub(crate) struct SeamParser;
+
+/// The fast parser: the same grammar without the reserved-word lookahead before every name.
+/// It accepts every text the strict parser accepts, with the same tree. Where it accepts more,
+/// its tree holds a bare name that is a keyword, which the conversion refuses; a grammar walk
+/// (`syntax::agree_tests`) shows that in that case the strict parser fails.
+pub(crate) mod fast {
+    #[derive(pest_derive::Parser)]
+    #[grammar = "grammar.pest"]
+    #[grammar = "reserved_fast.pest"]
+    pub(crate) struct FastParser;
+}
 
 /// Parses one `.seam` file.
 ///
 /// An empty file is an empty [`ast::SeamFile`]; a missing `seam` line is reported by a later
 /// check, not here.
+///
+/// The fast parser and the conversion run first. Only when either refuses the text does the
+/// strict parser run, and its error is the diagnostic, exactly as if it had run alone; when it
+/// accepts the text, the conversion's own diagnostic (a number too large, ...) stands.
 pub fn parse(src: &str) -> Result<ast::SeamFile, Diagnostic> {
     let comments = lexical::prescan(src)?;
-    let mut pairs = SeamParser::parse(Rule::file, src).map_err(|e| errors::from_pest(src, &e))?;
-    let file = pairs
-        .next()
-        .ok_or_else(|| errors::internal("the file produced no parse tree", src.len()))?;
-    let items = decl::file(file)?;
-    Ok(ast::SeamFile {
-        items,
-        comments,
-    })
+    let items = match fast::FastParser::parse(fast::Rule::file, src) {
+        Ok(mut pairs) => match pairs.next() {
+            Some(file) => decl::file(file).map_err(|d| strict_error(src, d)),
+            None => Err(strict_error(
+                src,
+                errors::internal("the file produced no parse tree", src.len()),
+            )),
+        },
+        Err(_) => Err(strict_error(
+            src,
+            errors::internal("the fast parser refused a valid file", 0),
+        )),
+    }?;
+    Ok(ast::SeamFile { items, comments })
+}
+
+/// The diagnostic for a text the fast path refused: the strict parser's error if it fails too,
+/// otherwise `converted`.
+fn strict_error(src: &str, converted: Diagnostic) -> Diagnostic {
+    match SeamParser::parse(Rule::file, src) {
+        Err(e) => errors::from_pest(src, &e),
+        Ok(_) => converted,
+    }
 }
