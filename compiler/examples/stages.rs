@@ -51,7 +51,10 @@ fn main() -> ExitCode {
     diagnostics.extend(check::run(&model));
     let checks = t.elapsed();
     println!("checks    {}", ms(checks));
-    println!("check     {}  (parse + resolve + checks)", ms(parse + resolved + checks));
+    println!(
+        "check     {}  (parse + resolve + checks)",
+        ms(parse + resolved + checks)
+    );
     if !diagnostics.is_empty() {
         eprintln!("the generated spec has {} diagnostics", diagnostics.len());
         return ExitCode::FAILURE;
@@ -74,7 +77,11 @@ fn main() -> ExitCode {
         }
     };
     let serialised = t.elapsed();
-    println!("json      {}  ({:.1} MB)", ms(serialised), json.len() as f64 / 1e6);
+    println!(
+        "json      {}  ({:.1} MB)",
+        ms(serialised),
+        json.len() as f64 / 1e6
+    );
     println!(
         "compile   {}  (check + plan + json)",
         ms(parse + resolved + checks + planned + serialised)

@@ -42,7 +42,13 @@ fn strict_tree(src: &str) -> Option<Vec<(String, usize, usize)>> {
     Some(
         pairs
             .flatten()
-            .map(|p| (format!("{:?}", p.as_rule()), p.as_span().start(), p.as_span().end()))
+            .map(|p| {
+                (
+                    format!("{:?}", p.as_rule()),
+                    p.as_span().start(),
+                    p.as_span().end(),
+                )
+            })
             .collect(),
     )
 }
@@ -55,7 +61,11 @@ fn fast_tree(src: &str) -> Option<(Vec<(String, usize, usize)>, bool)> {
         .flatten()
         .map(|p| {
             keyword_name |= p.as_rule() == fast::Rule::ident && is_keyword(p.as_str());
-            (format!("{:?}", p.as_rule()), p.as_span().start(), p.as_span().end())
+            (
+                format!("{:?}", p.as_rule()),
+                p.as_span().start(),
+                p.as_span().end(),
+            )
         })
         .collect();
     Some((tree, keyword_name))
@@ -69,7 +79,10 @@ fn assert_agree(name: &str, src: &str) {
         }
         (Some(_), None) => panic!("{name}: the fast parser refuses what the strict one accepts"),
         (None, Some((_, keyword_name))) => {
-            assert!(keyword_name, "{name}: the fast parser accepts a strict error");
+            assert!(
+                keyword_name,
+                "{name}: the fast parser accepts a strict error"
+            );
             let strict = SeamParser::parse(Rule::file, src).unwrap_err();
             let expected = errors::from_pest(src, &strict);
             if super::lexical::prescan(src).is_ok() {

@@ -7,8 +7,8 @@
 
 use super::ast::*;
 use super::errors::internal;
-use super::lexical::is_keyword;
 use super::fast::Rule;
+use super::lexical::is_keyword;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;

@@ -86,10 +86,7 @@ impl<'a> Scanner<'a> {
         loop {
             let rest = self.bytes.get(self.pos..)?;
             let skip = rest.iter().position(|&b| {
-                matches!(
-                    b,
-                    b'"' | b'/' | b'(' | b')' | b'{' | b'}' | b'[' | b']'
-                )
+                matches!(b, b'"' | b'/' | b'(' | b')' | b'{' | b'}' | b'[' | b']')
             })?;
             let pos = self.pos + skip;
             let b = self.at(pos)?;
