@@ -30,7 +30,10 @@ async fn main() -> Result<(), String> {
         SnowState::new(&config, "http://127.0.0.1:8702".into(), None).map_err(|e| e.to_string())?,
     );
     let user = sn
-        .create_in_process("sys_user", json!({"user_name": "ada", "first_name": "Ada", "last_name": "Lovelace"}))
+        .create_in_process(
+            "sys_user",
+            json!({"user_name": "ada", "first_name": "Ada", "last_name": "Lovelace"}),
+        )
         .map_err(|e| e.to_string())?;
     let company = sn
         .create_in_process("core_company", json!({"name": "ACME Ltd"}))

@@ -151,7 +151,13 @@ impl Faults {
             .unwrap_or_else(|e| e.into_inner())
             .webhook
             .lost_ack_rate;
-        rate > 0.0 && self.hook_rng.lock().unwrap_or_else(|e| e.into_inner()).gen::<f64>() < rate
+        rate > 0.0
+            && self
+                .hook_rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .gen::<f64>()
+                < rate
     }
 
     /// Decides the fate of one webhook event.

@@ -116,9 +116,16 @@ fn header<'a>(doc: &'a roxmltree::Document, name: &str) -> roxmltree::Node<'a, '
 async fn a_case_sends_the_soap_notification_and_it_is_resent_until_acked() {
     let (url, got) = listener(2, ACK).await;
     let s = start().await;
-    s.set_outbound(fast(&url, &[("Case", &["Subject", "Priority", "Description"])]));
+    s.set_outbound(fast(
+        &url,
+        &[("Case", &["Subject", "Priority", "Description"])],
+    ));
     let id = s
-        .sf_create("Case", json!({"Subject": "Fire & smoke <in> rack 4", "Priority": "High"}), None)
+        .sf_create(
+            "Case",
+            json!({"Subject": "Fire & smoke <in> rack 4", "Priority": "High"}),
+            None,
+        )
         .unwrap();
     eventually(|| s.outbound_stats().acked == 1).await;
 
@@ -131,9 +138,15 @@ async fn a_case_sends_the_soap_notification_and_it_is_resent_until_acked() {
         assert_eq!(again, body, "a redelivery is the same message");
     }
     let doc = roxmltree::Document::parse(body).unwrap();
-    assert_eq!(header(&doc, "OrganizationId").text(), Some(s.salesforce_org_id().as_str()));
+    assert_eq!(
+        header(&doc, "OrganizationId").text(),
+        Some(s.salesforce_org_id().as_str())
+    );
     assert!(header(&doc, "ActionId").text().unwrap().starts_with("04k"));
-    assert_eq!(header(&doc, "SessionId").attribute((XSI, "nil")), Some("true"));
+    assert_eq!(
+        header(&doc, "SessionId").attribute((XSI, "nil")),
+        Some("true")
+    );
     let org15 = &s.salesforce_org_id()[..15];
     assert_eq!(
         header(&doc, "EnterpriseUrl").text().unwrap(),
@@ -150,12 +163,23 @@ async fn a_case_sends_the_soap_notification_and_it_is_resent_until_acked() {
         vec![
             ("Description".to_string(), None),
             ("Priority".to_string(), Some("High".to_string())),
-            ("Subject".to_string(), Some("Fire & smoke <in> rack 4".to_string())),
+            (
+                "Subject".to_string(),
+                Some("Fire & smoke <in> rack 4".to_string())
+            ),
         ],
         "the configured fields only; an empty one is xsi:nil"
     );
     let stats = s.outbound_stats();
-    assert_eq!((stats.notifications, stats.messages, stats.nacked, stats.redeliveries), (1, 1, 2, 2));
+    assert_eq!(
+        (
+            stats.notifications,
+            stats.messages,
+            stats.nacked,
+            stats.redeliveries
+        ),
+        (1, 1, 2, 2)
+    );
     assert_eq!(s.outbound_messages(), vec![body.clone()]);
     s.shutdown().await;
 }
@@ -165,7 +189,9 @@ async fn updates_send_new_notifications_and_deletes_and_other_objects_send_none(
     let (url, got) = listener(0, ACK).await;
     let s = start().await;
     s.set_outbound(fast(&url, &[("Case", &["*"])]));
-    let id = s.sf_create("Case", json!({"Subject": "one"}), None).unwrap();
+    let id = s
+        .sf_create("Case", json!({"Subject": "one"}), None)
+        .unwrap();
     eventually(|| s.outbound_stats().acked == 1).await;
     let token = s.salesforce_token();
     let base = format!("{}/services/data/v62.0/sobjects", s.salesforce_url());
@@ -178,7 +204,8 @@ async fn updates_send_new_notifications_and_deletes_and_other_objects_send_none(
         .unwrap();
     assert_eq!(r.status(), 204);
     eventually(|| s.outbound_stats().acked == 2).await;
-    s.sf_create("Account", json!({"Name": "not configured"}), None).unwrap();
+    s.sf_create("Account", json!({"Name": "not configured"}), None)
+        .unwrap();
     let r = client()
         .delete(format!("{base}/Case/{id}"))
         .bearer_auth(&token)
@@ -193,9 +220,16 @@ async fn updates_send_new_notifications_and_deletes_and_other_objects_send_none(
     let (first, f1) = notifications(&got[0].1);
     let (second, f2) = notifications(&got[1].1);
     assert_ne!(first, second, "each change is its own notification");
-    let subject = |f: &[(String, Option<String>)]| f.iter().find(|(n, _)| n == "Subject").unwrap().1.clone();
-    assert_eq!((subject(&f1), subject(&f2)), (Some("one".into()), Some("two".into())));
-    assert!(f2.iter().any(|(n, _)| n == "CaseNumber"), "`*` sends every field");
+    let subject =
+        |f: &[(String, Option<String>)]| f.iter().find(|(n, _)| n == "Subject").unwrap().1.clone();
+    assert_eq!(
+        (subject(&f1), subject(&f2)),
+        (Some("one".into()), Some("two".into()))
+    );
+    assert!(
+        f2.iter().any(|(n, _)| n == "CaseNumber"),
+        "`*` sends every field"
+    );
     s.shutdown().await;
 }
 
@@ -204,7 +238,8 @@ async fn an_answer_without_ack_true_is_resent_and_then_given_up() {
     let (url, got) = listener(0, "<ok/>").await;
     let s = start().await;
     s.set_outbound(fast(&url, &[("Case", &["Subject"])]));
-    s.sf_create("Case", json!({"Subject": "never acked"}), None).unwrap();
+    s.sf_create("Case", json!({"Subject": "never acked"}), None)
+        .unwrap();
     eventually(|| s.outbound_stats().failed == 1).await;
     let stats = s.outbound_stats();
     assert_eq!(stats.acked, 0);
@@ -222,20 +257,26 @@ async fn the_admin_endpoint_configures_outbound_messages() {
     let admin = format!("{}/__sandbox/outbound", s.salesforce_url());
     let r = client()
         .put(&admin)
-        .json(&json!({"url": url, "objects": {"Case": ["Subject"]}, "include_session_id": true,
-            "retry": {"first_ms": 10, "max_ms": 10, "give_up_ms": 100}}))
+        .json(
+            &json!({"url": url, "objects": {"Case": ["Subject"]}, "include_session_id": true,
+            "retry": {"first_ms": 10, "max_ms": 10, "give_up_ms": 100}}),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    s.sf_create("Case", json!({"Subject": "configured"}), None).unwrap();
+    s.sf_create("Case", json!({"Subject": "configured"}), None)
+        .unwrap();
     eventually(|| !got.lock().unwrap().is_empty()).await;
     let body = got.lock().unwrap()[0].1.clone();
     let doc = roxmltree::Document::parse(&body).unwrap();
     let session = header(&doc, "SessionId").text().unwrap().to_string();
     // The session id is a live token of the org's REST API.
     let r = client()
-        .get(format!("{}/services/data/v62.0/sobjects/Case", s.salesforce_url()))
+        .get(format!(
+            "{}/services/data/v62.0/sobjects/Case",
+            s.salesforce_url()
+        ))
         .bearer_auth(&session)
         .send()
         .await
@@ -245,7 +286,12 @@ async fn the_admin_endpoint_configures_outbound_messages() {
     let (_, v) = common::json(client().get(&admin).send().await.unwrap()).await;
     assert_eq!(v["stats"]["acked"], 1);
     assert_eq!(v["config"]["objects"]["Case"], json!(["Subject"]));
-    let r = client().put(&admin).json(&json!({"url": 7})).send().await.unwrap();
+    let r = client()
+        .put(&admin)
+        .json(&json!({"url": 7}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     s.shutdown().await;
 }

@@ -48,7 +48,12 @@ pub struct RunArgs {
     /// Accept Salesforce Outbound Messages (SOAP) from this org: `[ALIAS=]00D…` (15 or 18
     /// characters; without ALIAS, every Salesforce system). Repeatable; comma-separated in the
     /// environment variable. Messages from another org are refused (403).
-    #[arg(long, env = "SEAM_SF_ORGANIZATION_ID", value_name = "[ALIAS=]ORG_ID", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SEAM_SF_ORGANIZATION_ID",
+        value_name = "[ALIAS=]ORG_ID",
+        value_delimiter = ','
+    )]
     pub sf_organization_id: Vec<String>,
     /// Concurrent events (different records; one record's events never run in parallel).
     #[arg(long, default_value_t = 32)]

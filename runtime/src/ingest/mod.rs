@@ -188,12 +188,7 @@ async fn commit(st: &IngestState, alias: &str, events: Vec<NewEvent>) -> Option<
 }
 
 fn soap_answer(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [("content-type", "text/xml; charset=utf-8")],
-        body,
-    )
-        .into_response()
+    (status, [("content-type", "text/xml; charset=utf-8")], body).into_response()
 }
 
 /// A Salesforce Outbound Message: decoded, its org checked, committed, and only then acked.

@@ -50,13 +50,16 @@ pub fn same_org(configured: &str, given: &str) -> bool {
 
 /// Whether `id` looks like an org id (`00D`, 15 or 18 letters and digits).
 pub fn is_org_id(id: &str) -> bool {
-    matches!(id.len(), 15 | 18) && id.starts_with("00D") && id.bytes().all(|b| b.is_ascii_alphanumeric())
+    matches!(id.len(), 15 | 18)
+        && id.starts_with("00D")
+        && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// Decodes a `notifications` envelope. `system` is the alias the message was posted to.
 pub fn decode(system: &str, body: &[u8], now: i64) -> Result<Notifications, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8: {e}"))?;
-    let doc = roxmltree::Document::parse(text).map_err(|e| format!("the body is not well-formed XML: {e}"))?;
+    let doc = roxmltree::Document::parse(text)
+        .map_err(|e| format!("the body is not well-formed XML: {e}"))?;
     let envelope = doc.root_element();
     if !envelope.has_tag_name((SOAP_ENV_NS, "Envelope")) {
         return Err(format!(
@@ -125,8 +128,8 @@ fn notification(
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or("no notification `Id`")?;
-    let sobject = child(item, OUTBOUND_NS, "sObject")
-        .ok_or_else(|| format!("`{id}` has no `sObject`"))?;
+    let sobject =
+        child(item, OUTBOUND_NS, "sObject").ok_or_else(|| format!("`{id}` has no `sObject`"))?;
     let object = sobject_type(sobject)
         .ok_or_else(|| format!("`{id}`: the `sObject` has no `xsi:type` naming its object"))?;
     let mut fields = Map::new();
@@ -148,7 +151,9 @@ fn notification(
         .filter(|s| !s.is_empty())
         .map(String::from)
         .ok_or_else(|| {
-            format!("`{id}`: the {object} has no `Id` field; add Id to the outbound message's fields")
+            format!(
+                "`{id}`: the {object} has no `Id` field; add Id to the outbound message's fields"
+            )
         })?;
     let payload = json!({
         "notificationId": id,
@@ -247,7 +252,10 @@ mod tests {
         assert_eq!(n.events.len(), 2);
         let e = &n.events[0];
         assert_eq!(e.idempotency_key, "sf:om:04l7000000DjbKjAAJ");
-        assert_eq!((e.object.as_str(), e.record_id.as_str()), ("Case", "5007000000OFL5FAAX"));
+        assert_eq!(
+            (e.object.as_str(), e.record_id.as_str()),
+            ("Case", "5007000000OFL5FAAX")
+        );
         assert_eq!(e.operation, "update");
         assert_eq!(e.received_at, 42);
         let p: Value = serde_json::from_str(&e.payload).unwrap();
@@ -285,12 +293,24 @@ mod tests {
         }
         let no_id = SAMPLE.replace("<sf:Id>5007000000OFL5GAAX</sf:Id>", "");
         let e = decode("sf", no_id.as_bytes(), 0).unwrap_err();
-        assert!(e.contains("notification 1") && e.contains("04l7000000DjbKkAAJ") && e.contains("no `Id` field"), "{e}");
+        assert!(
+            e.contains("notification 1")
+                && e.contains("04l7000000DjbKkAAJ")
+                && e.contains("no `Id` field"),
+            "{e}"
+        );
         let no_org = SAMPLE.replace("<OrganizationId>00D70000000IVNpEAO</OrganizationId>", "");
-        assert!(decode("sf", no_org.as_bytes(), 0).unwrap_err().contains("OrganizationId"));
+        assert!(decode("sf", no_org.as_bytes(), 0)
+            .unwrap_err()
+            .contains("OrganizationId"));
         let no_type = SAMPLE.replace(r#"xsi:type="sf:Case" "#, "");
-        assert!(decode("sf", no_type.as_bytes(), 0).unwrap_err().contains("xsi:type"));
-        let dtd = format!("<!DOCTYPE x [<!ENTITY a \"b\">]>{}", SAMPLE.trim_start_matches(r#"<?xml version="1.0" encoding="UTF-8"?>"#));
+        assert!(decode("sf", no_type.as_bytes(), 0)
+            .unwrap_err()
+            .contains("xsi:type"));
+        let dtd = format!(
+            "<!DOCTYPE x [<!ENTITY a \"b\">]>{}",
+            SAMPLE.trim_start_matches(r#"<?xml version="1.0" encoding="UTF-8"?>"#)
+        );
         assert!(decode("sf", dtd.as_bytes(), 0).is_err(), "DTDs are refused");
     }
 
@@ -301,18 +321,27 @@ mod tests {
             .nth(2)
             .and_then(|s| s.split("</Notification>").next())
             .unwrap();
-        let many: String = (0..101).map(|_| format!("<Notification>{one}</Notification>")).collect();
+        let many: String = (0..101)
+            .map(|_| format!("<Notification>{one}</Notification>"))
+            .collect();
         let body = SAMPLE.replacen("<Notification>", &format!("{many}<Notification>"), 1);
-        assert!(decode("sf", body.as_bytes(), 0).unwrap_err().contains("at most 100"));
+        assert!(decode("sf", body.as_bytes(), 0)
+            .unwrap_err()
+            .contains("at most 100"));
     }
 
     #[test]
     fn org_ids_match_in_either_length() {
         assert!(same_org("00D70000000IVNp", "00D70000000IVNpEAO"));
         assert!(same_org("00D70000000IVNpEAO", "00D70000000IVNpEAO"));
-        assert!(!same_org("00D70000000IVNP", "00D70000000IVNpEAO"), "case-sensitive");
+        assert!(
+            !same_org("00D70000000IVNP", "00D70000000IVNpEAO"),
+            "case-sensitive"
+        );
         assert!(!same_org("", "00D70000000IVNpEAO"));
-        assert!(is_org_id("00D70000000IVNpEAO") && !is_org_id("001700000000000") && !is_org_id("00D"));
+        assert!(
+            is_org_id("00D70000000IVNpEAO") && !is_org_id("001700000000000") && !is_org_id("00D")
+        );
     }
 
     #[test]
@@ -322,11 +351,17 @@ mod tests {
         assert!(!is_soap(Some("application/json"), b"{\"a\": 1}"));
         let ack = ack();
         let doc = roxmltree::Document::parse(&ack).unwrap();
-        let a = doc.descendants().find(|n| n.has_tag_name((OUTBOUND_NS, "Ack"))).unwrap();
+        let a = doc
+            .descendants()
+            .find(|n| n.has_tag_name((OUTBOUND_NS, "Ack")))
+            .unwrap();
         assert_eq!(a.text(), Some("true"));
         let f = fault(FaultCode::Client, "bad <x> & more");
         let doc = roxmltree::Document::parse(&f).unwrap();
-        let s = doc.descendants().find(|n| n.has_tag_name("faultstring")).unwrap();
+        let s = doc
+            .descendants()
+            .find(|n| n.has_tag_name("faultstring"))
+            .unwrap();
         assert_eq!(s.text(), Some("bad <x> & more"));
     }
 }

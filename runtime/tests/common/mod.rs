@@ -182,7 +182,13 @@ pub async fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) 
 /// One sample of a Prometheus text exposition (`name{labels}`), 0 when absent.
 pub fn metric(text: &str, sample: &str) -> f64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.trim().parse().ok())
+        .find_map(|l| {
+            l.strip_prefix(sample)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
         .unwrap_or(0.0)
 }
 

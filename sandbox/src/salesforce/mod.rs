@@ -469,10 +469,7 @@ pub fn router(state: Arc<SfState>) -> Router {
         .route("/services/oauth2/userinfo", get(auth::userinfo))
         .merge(data)
         .merge(admin::router::<SfState>())
-        .route(
-            "/__sandbox/outbound",
-            get(get_outbound).put(put_outbound),
-        )
+        .route("/__sandbox/outbound", get(get_outbound).put(put_outbound))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             faults::middleware::<SfState>,

@@ -300,7 +300,10 @@ fn select(meta: &ObjMeta, record: &Record, selected: &[String]) -> Vec<(String, 
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if matches!(f.ty, FieldType::Datetime) => {
                 // REST's `2013-05-20T20:49:32.000+0000` is `…000Z` as an xsd:dateTime.
-                Some(s.strip_suffix("+0000").map_or(s.clone(), |t| format!("{t}Z")))
+                Some(
+                    s.strip_suffix("+0000")
+                        .map_or(s.clone(), |t| format!("{t}Z")),
+                )
             }
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => Some(other.to_string()),
@@ -578,7 +581,10 @@ mod tests {
                     ("Description", None),
                 ],
             ),
-            note("04l5g0000000002AAA", vec![("Id", Some("5005g0000000002AAA"))]),
+            note(
+                "04l5g0000000002AAA",
+                vec![("Id", Some("5005g0000000002AAA"))],
+            ),
         ];
         let x = envelope(&org(), "04k5g0000000001AAA", &batch);
         let doc = roxmltree::Document::parse(&x).unwrap();

@@ -65,7 +65,10 @@ enum Kind {
     Plain,
     Journal,
     /// A reference: the target table and the field that names its records.
-    Reference { table: String, display: String },
+    Reference {
+        table: String,
+        display: String,
+    },
     Choice(Choices),
 }
 
@@ -79,10 +82,7 @@ pub fn plan(meta: &TableMeta, display_of: &HashMap<String, String>) -> Vec<Rende
             let kind = if JOURNAL.contains(&f.name.as_str()) {
                 Kind::Journal
             } else if let seam_compiler::catalog::FieldType::Ref { targets } = &f.ty {
-                match targets
-                    .first()
-                    .and_then(|t| Some((t, display_of.get(t)?)))
-                {
+                match targets.first().and_then(|t| Some((t, display_of.get(t)?))) {
                     Some((t, d)) => Kind::Reference {
                         table: t.clone(),
                         display: d.clone(),
@@ -123,7 +123,10 @@ pub enum Display {
 impl View {
     pub fn from(params: &[(String, String)]) -> View {
         let p = |k| crate::util::param(params, k);
-        let display = match p("sysparm_display_value").map(str::to_ascii_lowercase).as_deref() {
+        let display = match p("sysparm_display_value")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("true") => Display::Label,
             Some("all") => Display::Both,
             _ => Display::Value,
@@ -180,7 +183,10 @@ struct Link<'a>(&'a str, &'a str, &'a str);
 
 impl Serialize for Link<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("{}/api/now/table/{}/{}", self.0, self.1, self.2))
+        s.collect_str(&format_args!(
+            "{}/api/now/table/{}/{}",
+            self.0, self.1, self.2
+        ))
     }
 }
 
@@ -207,12 +213,19 @@ impl Serialize for Shown<'_> {
                         self.entry(&mut map, f)?;
                     } else if name.contains('.') {
                         // A dot-walk shows the value it reaches, plainly.
-                        let Some(v) = super::table::lookup(self.sn, self.meta, self.db, self.rec, name)
+                        let Some(v) =
+                            super::table::lookup(self.sn, self.meta, self.db, self.rec, name)
                         else {
                             continue;
                         };
                         match self.view.display {
-                            Display::Both => map.serialize_entry(name, &Pair { display_value: &v, value: &v })?,
+                            Display::Both => map.serialize_entry(
+                                name,
+                                &Pair {
+                                    display_value: &v,
+                                    value: &v,
+                                },
+                            )?,
                             _ => map.serialize_entry(name, &v)?,
                         }
                     }
@@ -232,7 +245,10 @@ impl Shown<'_> {
         let value: &str = &value;
         let display = self.view.display;
         match &f.kind {
-            Kind::Reference { table, display: field } if !value.is_empty() => {
+            Kind::Reference {
+                table,
+                display: field,
+            } if !value.is_empty() => {
                 let shown = self
                     .db
                     .table(table)
@@ -242,10 +258,25 @@ impl Shown<'_> {
                 let link = Link(&self.sn.base_url, table, value);
                 match (display, self.view.exclude_links) {
                     (Display::Label, _) => map.serialize_entry(&f.name, &*shown),
-                    (Display::Both, true) => map.serialize_entry(&f.name, &Pair { display_value: &shown, value }),
-                    (Display::Both, false) => map.serialize_entry(&f.name, &All { display_value: &shown, link, value }),
+                    (Display::Both, true) => map.serialize_entry(
+                        &f.name,
+                        &Pair {
+                            display_value: &shown,
+                            value,
+                        },
+                    ),
+                    (Display::Both, false) => map.serialize_entry(
+                        &f.name,
+                        &All {
+                            display_value: &shown,
+                            link,
+                            value,
+                        },
+                    ),
                     (Display::Value, true) => map.serialize_entry(&f.name, value),
-                    (Display::Value, false) => map.serialize_entry(&f.name, &LinkValue { link, value }),
+                    (Display::Value, false) => {
+                        map.serialize_entry(&f.name, &LinkValue { link, value })
+                    }
                 }
             }
             Kind::Choice(choices) if display != Display::Value => {
@@ -254,11 +285,23 @@ impl Shown<'_> {
                     .find(|(v, _)| *v == value)
                     .map_or(value, |(_, l)| *l);
                 match display {
-                    Display::Both => map.serialize_entry(&f.name, &Pair { display_value: label, value }),
+                    Display::Both => map.serialize_entry(
+                        &f.name,
+                        &Pair {
+                            display_value: label,
+                            value,
+                        },
+                    ),
                     _ => map.serialize_entry(&f.name, label),
                 }
             }
-            _ if display == Display::Both => map.serialize_entry(&f.name, &Pair { display_value: value, value }),
+            _ if display == Display::Both => map.serialize_entry(
+                &f.name,
+                &Pair {
+                    display_value: value,
+                    value,
+                },
+            ),
             _ => map.serialize_entry(&f.name, value),
         }
     }

@@ -267,7 +267,13 @@ fn fail(f: Fail) -> Response {
 }
 
 /// The value of a (possibly dot-walked) field as a string.
-pub(super) fn lookup(sn: &SnowState, meta: &TableMeta, db: &Db, rec: &Record, path: &str) -> Option<String> {
+pub(super) fn lookup(
+    sn: &SnowState,
+    meta: &TableMeta,
+    db: &Db,
+    rec: &Record,
+    path: &str,
+) -> Option<String> {
     match path.split_once('.') {
         None => meta
             .field(path)
