@@ -32,6 +32,10 @@ pub struct RuntimeConfig {
     pub sf_client_id: String,
     /// The ServiceNow user whose updates are our echoes; default: the basic-auth user.
     pub snow_echo_user: Option<String>,
+    /// Salesforce system alias -> the org id (`00D…`, 15 or 18 characters) whose Outbound
+    /// Messages it accepts; the key `*` applies to every Salesforce system without its own.
+    /// (The spec's `organization_id` setting is checked but not yet carried in the Plan.)
+    pub sf_organization_ids: HashMap<String, String>,
     /// Replaces the Plan's retry policy (tests, operations).
     pub retry: Option<RetryPolicy>,
     pub workers: WorkerConfig,
@@ -44,6 +48,7 @@ impl Default for RuntimeConfig {
             state: "sqlite://seam.db".into(),
             sf_client_id: "seam".into(),
             snow_echo_user: None,
+            sf_organization_ids: HashMap::new(),
             retry: None,
             workers: WorkerConfig::default(),
         }
@@ -84,6 +89,21 @@ fn auth_param(
         env,
         &format!("system `{}` auth `{name}`", sys.alias),
     )
+}
+
+/// The org id whose Outbound Messages system `alias` accepts, checked for shape.
+fn organization_id(config: &RuntimeConfig, alias: &str) -> Result<Option<String>, String> {
+    let ids = &config.sf_organization_ids;
+    let Some(id) = ids.get(alias).or_else(|| ids.get("*")) else {
+        return Ok(None);
+    };
+    let id = id.trim();
+    if !ingest::soap::is_org_id(id) {
+        return Err(format!(
+            "system `{alias}`: `{id}` is not a Salesforce org id (15 or 18 letters and digits starting `00D`; Setup > Company Information shows it)"
+        ));
+    }
+    Ok(Some(id.to_string()))
 }
 
 pub struct Running {
@@ -168,7 +188,18 @@ pub async fn start(
             env,
             &format!("system `{}` webhook_secret", sys.alias),
         )?;
-        hooks.insert(sys.alias.clone(), HookSystem { kind, secret });
+        let organization_id = match kind {
+            HookKind::Salesforce => organization_id(&config, &sys.alias)?,
+            HookKind::ServiceNow => None,
+        };
+        hooks.insert(
+            sys.alias.clone(),
+            HookSystem {
+                kind,
+                secret,
+                organization_id,
+            },
+        );
         platforms.insert(sys.alias.clone(), platform);
     }
     let metrics = Arc::new(Metrics::new());

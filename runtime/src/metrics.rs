@@ -42,7 +42,8 @@ pub struct Metrics {
     /// Repeats answered 2xx and dropped.
     pub duplicates: Family<SystemLabel, Counter>,
     /// Requests rejected before the store: reason `malformed`, `signature`, `too_large`,
-    /// `unknown_system`, `store`.
+    /// `unknown_system`, `store`, `organization` (an Outbound Message from another org, or for
+    /// a system with no org id configured).
     pub rejected: Family<RejectLabel, Counter>,
     /// Events the engine finished, per outcome (`synced`, `echo`, `nothing`, `dead_letter`).
     pub events_out: Family<OutcomeLabel, Counter>,

@@ -50,6 +50,9 @@ pub struct WebhookFaults {
     pub delay_jitter_ms: u64,
     /// Share of events held back and sent after the next one.
     pub reorder_rate: f64,
+    /// Share of successful deliveries whose answer is treated as lost on the way back: the
+    /// receiver has the event, the sender retries it (a redelivery the receiver must drop).
+    pub lost_ack_rate: f64,
 }
 
 /// What to do with one request.
@@ -138,6 +141,23 @@ impl Faults {
             Decision::Pass
         };
         (decision, delay, c.retry_after_secs.max(1))
+    }
+
+    /// Whether the answer to one successful delivery is lost (`lost_ack_rate`).
+    pub fn decide_lost_ack(&self) -> bool {
+        let rate = self
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .webhook
+            .lost_ack_rate;
+        rate > 0.0
+            && self
+                .hook_rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .gen::<f64>()
+                < rate
     }
 
     /// Decides the fate of one webhook event.

@@ -26,6 +26,7 @@ pub mod util;
 pub mod webhook;
 
 pub use faults::{FaultConfig, WebhookFaults};
+pub use salesforce::outbound::{OutboundConfig, OutboundRetry, OutboundStats};
 pub use seam_compiler::catalog::{Catalog, SystemKind};
 pub use webhook::{sign, verify, WebhookStats, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
@@ -97,6 +98,8 @@ pub struct SandboxConfig {
     pub snow_webhook_url: Option<String>,
     pub sf_webhook_secret: String,
     pub snow_webhook_secret: String,
+    /// Salesforce Outbound Messages (SOAP): where, for which objects and fields, how retried.
+    pub sf_outbound: OutboundConfig,
     pub credentials: Credentials,
     pub sf_faults: FaultConfig,
     pub snow_faults: FaultConfig,
@@ -127,6 +130,7 @@ impl Default for SandboxConfig {
             snow_webhook_url: None,
             sf_webhook_secret: util::random_hex(24),
             snow_webhook_secret: util::random_hex(24),
+            sf_outbound: OutboundConfig::default(),
             credentials: Credentials::default(),
             sf_faults: FaultConfig::default(),
             snow_faults: FaultConfig::default(),
@@ -410,6 +414,29 @@ impl RunningSandbox {
             SystemKind::ServiceNow => self.snow.webhook.set_url(url),
             SystemKind::Slack => {}
         }
+    }
+
+    /// The Salesforce org id (`00D…`, 18 characters) Outbound Messages carry.
+    pub fn salesforce_org_id(&self) -> String {
+        self.sf.org_id.clone()
+    }
+
+    pub fn outbound_config(&self) -> OutboundConfig {
+        self.sf.outbound.config()
+    }
+
+    /// Changes where and what Salesforce Outbound Messages send (`PUT /__sandbox/outbound`).
+    pub fn set_outbound(&self, config: OutboundConfig) {
+        self.sf.outbound.set_config(config)
+    }
+
+    pub fn outbound_stats(&self) -> OutboundStats {
+        self.sf.outbound.stats()
+    }
+
+    /// The Outbound Messages built so far (the last 1,000 SOAP envelopes), before faults.
+    pub fn outbound_messages(&self) -> Vec<String> {
+        self.sf.outbound.messages()
     }
 
     pub fn faults(&self, system: SystemKind) -> FaultConfig {

@@ -7,8 +7,8 @@
 //! X-Seam-Signature: v1=<hex(HMAC-SHA256(secret, timestamp + "." + body))>
 //! ```
 //!
-//! An answer other than 2xx (or a connection error) is retried twice (after 100 ms and 400 ms),
-//! then counted as failed. Every emitted event is also kept in memory (the last 10,000) for
+//! An answer other than 2xx (or a connection error, or a 2xx the `lost_ack_rate` fault throws
+//! away) is retried twice (after 100 ms and 400 ms), then counted as failed. Every emitted event is also kept in memory (the last 10,000) for
 //! tests: [`Webhook::events`].
 
 use crate::faults::Faults;
@@ -71,6 +71,8 @@ pub struct WebhookStats {
     pub duplicated: u64,
     /// Events produced while no URL was configured (kept in the log only).
     pub unsent: u64,
+    /// 2xx answers thrown away by the `lost_ack_rate` fault (the event is sent again).
+    pub lost_answers: u64,
 }
 
 #[derive(Default)]
@@ -81,6 +83,7 @@ struct Counters {
     dropped: AtomicU64,
     duplicated: AtomicU64,
     unsent: AtomicU64,
+    lost_answers: AtomicU64,
 }
 
 /// The webhook sender of one system.
@@ -157,6 +160,7 @@ impl Webhook {
             dropped: c.dropped.load(Ordering::Relaxed),
             duplicated: c.duplicated.load(Ordering::Relaxed),
             unsent: c.unsent.load(Ordering::Relaxed),
+            lost_answers: c.lost_answers.load(Ordering::Relaxed),
         }
     }
 }
@@ -173,7 +177,7 @@ async fn run(
         .danger_accept_invalid_certs(true)
         .build()
         .unwrap_or_default();
-    let ctx = Arc::new((client, secret, counters, url));
+    let ctx = Arc::new((client, secret, counters, url, faults.clone()));
     let mut held: Option<Vec<u8>> = None;
     loop {
         let next = if held.is_some() {
@@ -216,6 +220,7 @@ type Ctx = (
     String,
     Arc<Counters>,
     Arc<RwLock<Option<String>>>,
+    Arc<Faults>,
 );
 
 async fn deliver(ctx: &Arc<Ctx>, body: Vec<u8>, delay: Duration) {
@@ -231,7 +236,7 @@ async fn deliver(ctx: &Arc<Ctx>, body: Vec<u8>, delay: Duration) {
 }
 
 async fn post(ctx: &Ctx, body: Vec<u8>) {
-    let (client, secret, counters, url) = ctx;
+    let (client, secret, counters, url, faults) = ctx;
     let Some(url) = url.read().unwrap_or_else(|e| e.into_inner()).clone() else {
         counters.unsent.fetch_add(1, Ordering::Relaxed);
         return;
@@ -252,6 +257,10 @@ async fn post(ctx: &Ctx, body: Vec<u8>) {
             .await;
         match res {
             Ok(r) if r.status().is_success() => {
+                if faults.decide_lost_ack() {
+                    counters.lost_answers.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 counters.delivered.fetch_add(1, Ordering::Relaxed);
                 return;
             }

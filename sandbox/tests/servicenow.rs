@@ -331,3 +331,123 @@ async fn list_query_paging_headers() {
     assert_eq!(h["x-total-count"], "8");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn display_values_give_choice_labels_and_reference_names() {
+    let (s, sn) = sn().await;
+    let user = s
+        .snow_create(
+            "sys_user",
+            json!({"user_name": "ada", "first_name": "Ada", "last_name": "Lovelace"}),
+        )
+        .unwrap();
+    let id = s
+        .snow_create(
+            "incident",
+            json!({"short_description": "labels", "impact": "1", "urgency": "2", "state": "2",
+                   "severity": "3", "assigned_to": user}),
+        )
+        .unwrap();
+    let fields =
+        "sysparm_fields=state,impact,urgency,priority,severity,assigned_to,short_description";
+    let (st, v, _) = sn
+        .send(
+            reqwest::Method::GET,
+            &format!("incident/{id}?sysparm_display_value=true&{fields}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        v["result"],
+        json!({"state": "In Progress", "impact": "1 - High", "urgency": "2 - Medium",
+               "priority": "2 - High", "severity": "3 - Low", "assigned_to": "Ada Lovelace",
+               "short_description": "labels"})
+    );
+    let (_, v, _) = sn
+        .send(
+            reqwest::Method::GET,
+            &format!("incident/{id}?sysparm_display_value=all&{fields}"),
+            None,
+        )
+        .await;
+    let r = &v["result"];
+    assert_eq!(
+        r["state"],
+        json!({"display_value": "In Progress", "value": "2"})
+    );
+    assert_eq!(
+        r["priority"],
+        json!({"display_value": "2 - High", "value": "2"})
+    );
+    assert_eq!(
+        r["assigned_to"],
+        json!({"display_value": "Ada Lovelace", "value": user,
+               "link": format!("{}/api/now/table/sys_user/{user}", sn.base)})
+    );
+    assert_eq!(
+        r["short_description"],
+        json!({"display_value": "labels", "value": "labels"})
+    );
+    // Without display values: the stored codes.
+    let (_, v, _) = sn
+        .send(
+            reqwest::Method::GET,
+            &format!("incident/{id}?{fields}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            v["result"]["state"].as_str(),
+            v["result"]["impact"].as_str()
+        ),
+        (Some("2"), Some("1"))
+    );
+    // Every state label, in a list read; an unknown code shows as itself.
+    for (code, label) in [
+        ("1", "New"),
+        ("3", "On Hold"),
+        ("6", "Resolved"),
+        ("7", "Closed"),
+        ("8", "Canceled"),
+    ] {
+        let (_, v, _) = sn
+            .send(
+                reqwest::Method::PATCH,
+                &format!("incident/{id}?sysparm_display_value=true&sysparm_fields=state"),
+                Some(json!({"state": code})),
+            )
+            .await;
+        assert_eq!(v["result"]["state"], label, "state {code}");
+    }
+    let (_, v, _) = sn
+        .send(
+            reqwest::Method::PATCH,
+            &format!("incident/{id}?sysparm_display_value=true&sysparm_fields=state"),
+            Some(json!({"state": "42"})),
+        )
+        .await;
+    assert_eq!(v["result"]["state"], "42");
+    let (_, v, _) = sn
+        .send(
+            reqwest::Method::GET,
+            "incident?sysparm_display_value=true&sysparm_fields=number,state,urgency",
+            None,
+        )
+        .await;
+    assert_eq!(v["result"][0]["urgency"], "2 - Medium");
+    // The full record keeps the platform's key order (sorted) and every field.
+    let (_, v, _) = sn
+        .send(reqwest::Method::GET, &format!("incident/{id}"), None)
+        .await;
+    let keys: Vec<&String> = v["result"].as_object().unwrap().keys().collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert!(
+        keys.len() > 20 && keys.iter().any(|k| *k == "work_notes"),
+        "{keys:?}"
+    );
+    s.shutdown().await;
+}

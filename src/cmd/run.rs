@@ -18,7 +18,9 @@ Examples:
   seam run examples/case_incident.seam --log-json 2> seam.log
 
 Webhooks: POST /hooks/{system alias} (e.g. /hooks/sf, /hooks/snow), signed with
-X-Seam-Timestamp and X-Seam-Signature. Also /healthz, /readyz and /metrics (Prometheus).";
+X-Seam-Timestamp and X-Seam-Signature. Salesforce Outbound Messages (SOAP) on the same path
+are accepted from the org given with --sf-organization-id. Also /healthz, /readyz and
+/metrics (Prometheus).";
 
 /// Run the seam: receive change webhooks and keep linked records in lock-step.
 ///
@@ -43,6 +45,16 @@ pub struct RunArgs {
     /// The ServiceNow user whose changes are our own echoes (default: the basic-auth user).
     #[arg(long, env = "SEAM_SNOW_ECHO_USER")]
     pub snow_echo_user: Option<String>,
+    /// Accept Salesforce Outbound Messages (SOAP) from this org: `[ALIAS=]00D…` (15 or 18
+    /// characters; without ALIAS, every Salesforce system). Repeatable; comma-separated in the
+    /// environment variable. Messages from another org are refused (403).
+    #[arg(
+        long,
+        env = "SEAM_SF_ORGANIZATION_ID",
+        value_name = "[ALIAS=]ORG_ID",
+        value_delimiter = ','
+    )]
+    pub sf_organization_id: Vec<String>,
     /// Concurrent events (different records; one record's events never run in parallel).
     #[arg(long, default_value_t = 32)]
     pub workers: usize,
@@ -88,6 +100,14 @@ fn serve(args: RunArgs) -> Result<(), ExitCode> {
         state: args.state,
         sf_client_id: args.sf_client_id,
         snow_echo_user: args.snow_echo_user,
+        sf_organization_ids: args
+            .sf_organization_id
+            .iter()
+            .map(|s| match s.split_once('=') {
+                Some((alias, id)) => (alias.trim().to_string(), id.trim().to_string()),
+                None => ("*".to_string(), s.trim().to_string()),
+            })
+            .collect(),
         workers: seam_runtime::engine::worker::WorkerConfig {
             concurrency: args.workers.max(1),
             ..Default::default()

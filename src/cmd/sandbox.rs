@@ -1,7 +1,8 @@
 //! `seam sandbox`: the local emulators of Salesforce, ServiceNow and Slack.
 
 use clap::Args;
-use seam_sandbox::{FaultConfig, SandboxConfig, WebhookFaults};
+use seam_sandbox::{FaultConfig, OutboundConfig, OutboundRetry, SandboxConfig, WebhookFaults};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,10 +13,12 @@ Examples:
   seam sandbox --sf-webhook http://127.0.0.1:8700/hooks/sf --snow-webhook http://127.0.0.1:8700/hooks/snow
   seam sandbox --seed 7 --error-rate 0.05 --latency-ms 20 --jitter-ms 30 --webhook-duplicate-rate 0.1
   seam sandbox --tls --state ./.sandbox --schema custom-fields.json
+  seam sandbox --sf-outbound-url http://127.0.0.1:8700/hooks/sf --sf-outbound-object Case=Subject,Priority,Type
 
 Faults can be changed while it runs:
   curl -X PUT http://127.0.0.1:8702/__sandbox/faults -d '{\"rate_limit_rate\": 0.5}'
-  curl -X POST http://127.0.0.1:8701/__sandbox/reset";
+  curl -X POST http://127.0.0.1:8701/__sandbox/reset
+  curl -X PUT http://127.0.0.1:8701/__sandbox/outbound -d '{\"url\": \"http://127.0.0.1:8700/hooks/sf\"}'";
 
 /// Start local emulators of the Salesforce REST API, the ServiceNow Table API and the Slack
 /// Web API, with signed change webhooks and fault injection.
@@ -37,6 +40,25 @@ pub struct SandboxArgs {
     /// Where ServiceNow change events (business-rule shape) are POSTed.
     #[arg(long, value_name = "URL")]
     pub snow_webhook: Option<String>,
+    /// Where Salesforce Outbound Messages (SOAP `notifications`) are POSTed; resent until
+    /// the listener answers `<Ack>true</Ack>`.
+    #[arg(long, value_name = "URL")]
+    pub sf_outbound_url: Option<String>,
+    /// An object whose creates and updates send Outbound Messages, and the fields they carry
+    /// (`Case` = every field, `Case=Subject,Priority`). Repeatable; default `Case`.
+    #[arg(long, value_name = "OBJECT[=FIELD,...]")]
+    pub sf_outbound_object: Vec<String>,
+    /// Send a session id with each Outbound Message (nil otherwise).
+    #[arg(long)]
+    pub sf_outbound_session_id: bool,
+    /// Outbound Message redelivery: first interval, doubling up to the maximum, given up after
+    /// the last (milliseconds; the platform: at most 2 hours apart, for 24 hours).
+    #[arg(long, default_value_t = OutboundRetry::default().first_ms)]
+    pub sf_outbound_retry_first_ms: u64,
+    #[arg(long, default_value_t = OutboundRetry::default().max_ms)]
+    pub sf_outbound_retry_max_ms: u64,
+    #[arg(long, default_value_t = OutboundRetry::default().give_up_ms)]
+    pub sf_outbound_give_up_ms: u64,
     /// HMAC secret of Salesforce webhooks (default: random, printed at start).
     #[arg(long, env = "SEAM_SF_WEBHOOK_SECRET", hide_env_values = true)]
     pub sf_webhook_secret: Option<String>,
@@ -88,6 +110,31 @@ pub struct SandboxArgs {
     pub webhook_delay_jitter_ms: u64,
     #[arg(long, default_value_t = 0.0)]
     pub webhook_reorder_rate: f64,
+    /// Share of acknowledged webhooks and Outbound Messages whose answer is treated as lost
+    /// (the receiver got it; the sender resends).
+    #[arg(long, default_value_t = 0.0)]
+    pub webhook_lost_ack_rate: f64,
+}
+
+/// `--sf-outbound-object` values as object -> fields (`*` for every field).
+fn outbound_objects(specs: &[String]) -> BTreeMap<String, Vec<String>> {
+    if specs.is_empty() {
+        return OutboundConfig::default().objects;
+    }
+    specs
+        .iter()
+        .map(|s| match s.split_once('=') {
+            Some((object, fields)) => (
+                object.trim().to_string(),
+                fields
+                    .split(',')
+                    .map(|f| f.trim().to_string())
+                    .filter(|f| !f.is_empty())
+                    .collect(),
+            ),
+            None => (s.trim().to_string(), vec!["*".to_string()]),
+        })
+        .collect()
 }
 
 pub fn run(args: SandboxArgs) -> ExitCode {
@@ -112,6 +159,17 @@ pub fn run(args: SandboxArgs) -> ExitCode {
             delay_ms: args.webhook_delay_ms,
             delay_jitter_ms: args.webhook_delay_jitter_ms,
             reorder_rate: args.webhook_reorder_rate,
+            lost_ack_rate: args.webhook_lost_ack_rate,
+        },
+    };
+    let sf_outbound = OutboundConfig {
+        url: args.sf_outbound_url,
+        objects: outbound_objects(&args.sf_outbound_object),
+        include_session_id: args.sf_outbound_session_id,
+        retry: OutboundRetry {
+            first_ms: args.sf_outbound_retry_first_ms,
+            max_ms: args.sf_outbound_retry_max_ms,
+            give_up_ms: args.sf_outbound_give_up_ms,
         },
     };
     let mut config = SandboxConfig {
@@ -120,6 +178,7 @@ pub fn run(args: SandboxArgs) -> ExitCode {
         snow_port: args.snow_port,
         slack_port: args.slack_port,
         sf_webhook_url: args.sf_webhook,
+        sf_outbound,
         snow_webhook_url: args.snow_webhook,
         sf_faults: faults.clone(),
         snow_faults: faults.clone(),
@@ -192,6 +251,19 @@ fn print_banner(s: &seam_sandbox::RunningSandbox) {
         hook(&s.config.sf_webhook_url),
         s.config.sf_webhook_secret
     );
+    let om = s.outbound_config();
+    if let Some(url) = &om.url {
+        let objects: Vec<String> = om
+            .objects
+            .iter()
+            .map(|(o, f)| format!("{o}({})", f.join(",")))
+            .collect();
+        println!(
+            "  outbound  {url}  org={}  objects={}",
+            s.salesforce_org_id(),
+            objects.join(" ")
+        );
+    }
     println!("ServiceNow  {}", s.servicenow_url());
     println!("  basic     {}:{}", c.snow_username, c.snow_password);
     println!(
@@ -212,5 +284,5 @@ fn print_banner(s: &seam_sandbox::RunningSandbox) {
     if let Some(d) = &s.config.state_dir {
         println!("state       {}", d.display());
     }
-    println!("admin       /__sandbox/faults (GET, PUT)  /__sandbox/reset (POST)  /__sandbox/events  /__sandbox/webhook");
+    println!("admin       /__sandbox/faults (GET, PUT)  /__sandbox/reset (POST)  /__sandbox/events  /__sandbox/webhook  /__sandbox/outbound (Salesforce)");
 }

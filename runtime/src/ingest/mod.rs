@@ -4,11 +4,16 @@
 //! Guarantees: an event is committed to the store (group commit) **before** the 2xx answer;
 //! a repeat is answered 2xx and dropped; nothing that fails a check reaches the store —
 //! malformed body 400 with the reason, bad signature 401, oversized 413, unknown system 404,
-//! each counted in `seam_events_rejected_total{reason}`. Salesforce Outbound Message SOAP is
-//! not accepted yet.
+//! each counted in `seam_events_rejected_total{reason}`.
+//!
+//! A Salesforce system also takes Outbound Messages (SOAP, see [`soap`]) on the same path: an
+//! XML body is answered in SOAP — `notificationsResponse` with `Ack` true after the commit, a
+//! SOAP fault otherwise (400 malformed, 403 from another org or with no org configured, 503
+//! store unavailable).
 
 pub mod decode;
 pub mod signature;
+pub mod soap;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -24,7 +29,7 @@ use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 use crate::store::group::GroupCommit;
-use crate::store::{now_ms, Inserted, Store};
+use crate::store::{now_ms, Inserted, NewEvent, Store};
 use decode::EchoIdentity;
 
 /// The largest webhook body accepted (a CDC batch of a few hundred events fits).
@@ -43,6 +48,8 @@ pub struct HookSystem {
     pub kind: HookKind,
     /// The signing secret (never logged).
     pub secret: String,
+    /// The Salesforce org whose Outbound Messages are accepted (`00D…`); none refuses them.
+    pub organization_id: Option<String>,
 }
 
 impl std::fmt::Debug for HookSystem {
@@ -50,6 +57,7 @@ impl std::fmt::Debug for HookSystem {
         f.debug_struct("HookSystem")
             .field("kind", &self.kind)
             .field("secret", &"<redacted>")
+            .field("organization_id", &self.organization_id)
             .finish()
     }
 }
@@ -108,6 +116,9 @@ async fn hook(
     };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = now_ms();
+    if soap::is_soap(header("content-type"), &body) {
+        return outbound_message(&st, &alias, system, &body, now).await;
+    }
     if let Err(why) = signature::check(
         &system.secret,
         header(signature::TIMESTAMP_HEADER),
@@ -131,6 +142,22 @@ async fn hook(
             return problem(StatusCode::BAD_REQUEST, &why);
         }
     };
+    match commit(&st, &alias, events).await {
+        Some((new, dup)) => (
+            StatusCode::OK,
+            Json(json!({"accepted": new, "duplicates": dup})),
+        )
+            .into_response(),
+        None => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event could not be stored; retry",
+        ),
+    }
+}
+
+/// Commits decoded events (group commit) and counts them; `(new, duplicates)`, or `None` when
+/// the store failed (counted and logged).
+async fn commit(st: &IngestState, alias: &str, events: Vec<NewEvent>) -> Option<(usize, usize)> {
     match st.commit.insert(events).await {
         Ok(outcomes) => {
             let new = outcomes
@@ -138,7 +165,7 @@ async fn hook(
                 .filter(|o| matches!(o, Inserted::New(_)))
                 .count();
             let dup = outcomes.len() - new;
-            let label = Metrics::system(&alias);
+            let label = Metrics::system(alias);
             st.metrics
                 .events_in
                 .get_or_create(&label)
@@ -150,20 +177,61 @@ async fn hook(
             if new > 0 {
                 st.wake.notify_one();
             }
-            (
-                StatusCode::OK,
-                Json(json!({"accepted": new, "duplicates": dup})),
-            )
-                .into_response()
+            Some((new, dup))
         }
         Err(e) => {
-            st.metrics.reject(&alias, "store");
+            st.metrics.reject(alias, "store");
             tracing::error!(system = %alias, error = %e, "cannot store webhook events");
-            problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the event could not be stored; retry",
-            )
+            None
         }
+    }
+}
+
+fn soap_answer(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "text/xml; charset=utf-8")], body).into_response()
+}
+
+/// A Salesforce Outbound Message: decoded, its org checked, committed, and only then acked.
+async fn outbound_message(
+    st: &IngestState,
+    alias: &str,
+    system: &HookSystem,
+    body: &[u8],
+    now: i64,
+) -> Response {
+    let client_fault = |status: StatusCode, reason: &str, why: &str| {
+        st.metrics.reject(alias, reason);
+        tracing::warn!(system = %alias, reason = why, "outbound message rejected");
+        soap_answer(status, soap::fault(soap::FaultCode::Client, why))
+    };
+    if system.kind != HookKind::Salesforce {
+        let why = format!("system `{alias}` is not Salesforce: only Salesforce sends Outbound Messages (SOAP); send this system's JSON webhook");
+        return client_fault(StatusCode::BAD_REQUEST, "malformed", &why);
+    }
+    let message = match soap::decode(alias, body, now) {
+        Ok(m) => m,
+        Err(why) => return client_fault(StatusCode::BAD_REQUEST, "malformed", &why),
+    };
+    let Some(expected) = &system.organization_id else {
+        let why = format!("Outbound Messages for system `{alias}` are refused: no org id is configured; start `seam run` with --sf-organization-id {alias}=00D…");
+        return client_fault(StatusCode::FORBIDDEN, "organization", &why);
+    };
+    if !soap::same_org(expected, &message.organization_id) {
+        let why = format!(
+            "OrganizationId `{}` is not the org configured for system `{alias}`; check --sf-organization-id",
+            message.organization_id
+        );
+        return client_fault(StatusCode::FORBIDDEN, "organization", &why);
+    }
+    match commit(st, alias, message.events).await {
+        Some(_) => soap_answer(StatusCode::OK, soap::ack()),
+        None => soap_answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            soap::fault(
+                soap::FaultCode::Server,
+                "the notifications could not be stored; Salesforce will resend them",
+            ),
+        ),
     }
 }
 

@@ -71,6 +71,8 @@ impl World {
             // The sandbox makes every ServiceNow change as `admin`, the engineer's too: recognise
             // echoes by the diff alone here.
             snow_echo_user: Some("seam.integration".into()),
+            // Outbound Messages (SOAP) from the sandbox's org are accepted on /hooks/sf.
+            sf_organization_ids: HashMap::from([("sf".to_string(), self.sb.salesforce_org_id())]),
             retry: Some(retry),
             workers: WorkerConfig {
                 concurrency: 16,
@@ -175,6 +177,19 @@ pub async fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("timed out waiting for: {what}");
+}
+
+/// One sample of a Prometheus text exposition (`name{labels}`), 0 when absent.
+pub fn metric(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(sample)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
 }
 
 pub fn field(v: &Option<Value>, name: &str) -> Option<String> {

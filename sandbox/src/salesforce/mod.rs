@@ -1,9 +1,11 @@
 //! The Salesforce emulator: OAuth token endpoint, REST API under `/services/data/vNN.N/`
 //! (sObject CRUD, upsert by external id, describe, SOQL query with paging), error arrays,
-//! `Sforce-Limit-Info`, and Change Data Capture events sent as signed webhooks.
+//! `Sforce-Limit-Info`, Change Data Capture events sent as signed webhooks, and Outbound
+//! Messages (SOAP) sent until acknowledged.
 
 mod auth;
 mod events;
+pub mod outbound;
 mod query;
 mod sobjects;
 
@@ -121,6 +123,7 @@ pub struct SfState {
     pub store: Store,
     pub faults: Arc<Faults>,
     pub webhook: Webhook,
+    pub outbound: outbound::Outbound,
     objects: HashMap<String, Arc<ObjMeta>>,
     names: Vec<String>,
     creds: crate::Credentials,
@@ -158,7 +161,15 @@ impl SfState {
                 names.push(name.to_string());
             }
         }
+        let org_id = sf_id("00D", 1);
+        let outbound = outbound::Outbound::start(
+            config.sf_outbound.clone(),
+            faults.clone(),
+            org_id.clone(),
+            base_url.clone(),
+        );
         let state = SfState {
+            outbound,
             base_url,
             store: Store::open(dir, "salesforce")?,
             faults,
@@ -170,7 +181,7 @@ impl SfState {
             api_usage: AtomicU64::new(0),
             api_limit: config.sf_api_limit,
             cursors: Mutex::new(VecDeque::new()),
-            org_id: sf_id("00D", 1),
+            org_id,
             user_id: sf_id("005", 1),
         };
         state.seed_user();
@@ -348,6 +359,7 @@ impl SystemState for SfState {
     fn reset(&self) {
         self.store.reset();
         self.webhook.clear();
+        self.outbound.clear();
         self.api_usage.store(0, Ordering::Relaxed);
         self.seed_user();
     }
@@ -457,11 +469,32 @@ pub fn router(state: Arc<SfState>) -> Router {
         .route("/services/oauth2/userinfo", get(auth::userinfo))
         .merge(data)
         .merge(admin::router::<SfState>())
+        .route("/__sandbox/outbound", get(get_outbound).put(put_outbound))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             faults::middleware::<SfState>,
         ))
         .with_state(state)
+}
+
+/// `GET /__sandbox/outbound`: the Outbound Message configuration and delivery stats.
+async fn get_outbound(State(sf): State<Arc<SfState>>) -> Response {
+    Json(json!({"config": sf.outbound.config(), "stats": sf.outbound.stats()})).into_response()
+}
+
+/// `PUT /__sandbox/outbound` with an `OutboundConfig` (missing keys take their defaults).
+async fn put_outbound(State(sf): State<Arc<SfState>>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<outbound::OutboundConfig>(&body) {
+        Ok(c) => {
+            sf.outbound.set_config(c);
+            get_outbound(State(sf)).await
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": format!("invalid outbound message configuration: {e}")})),
+        )
+            .into_response(),
+    }
 }
 
 async fn not_found() -> Response {

@@ -374,7 +374,7 @@ pub fn create(
 ) -> Result<String, SfError> {
     let mut rec = validate(sf, meta, body, true)?;
     let now = sf_datetime(chrono::Utc::now());
-    let (id, event) = {
+    let (id, event, outbound) = {
         let mut db = sf.store.write();
         let n = db.next(&format!("id:{}", meta.key_prefix), 1);
         let id = sf_id(&meta.key_prefix, n);
@@ -398,10 +398,18 @@ pub fn create(
         let commit = db.next("commit", 1);
         let event =
             events::change_event(sf, meta, "CREATE", &id, &rec, &[], origin, replay, commit);
+        let outbound = sf
+            .outbound
+            .wants(meta.name())
+            .then(|| (sf_id("04l", db.next("outbound", 1)), rec.clone()));
         db.table_mut(meta.name()).rows.insert(id.clone(), rec);
-        (id, event)
+        (id, event, outbound)
     };
     sf.webhook.emit(event);
+    if let Some((notification_id, rec)) = outbound {
+        sf.outbound
+            .notify(meta, &rec, notification_id, || sf.mint_token());
+    }
     Ok(id)
 }
 
@@ -420,6 +428,10 @@ fn apply_update(
         let mut db = sf.store.write();
         let replay = db.next("replay", 1);
         let commit = db.next("commit", 1);
+        let notification_id = sf
+            .outbound
+            .wants(meta.name())
+            .then(|| sf_id("04l", db.next("outbound", 1)));
         let Some(rec) = db.table_mut(meta.name()).rows.get_mut(id) else {
             return Err(SfError::not_found());
         };
@@ -445,13 +457,21 @@ fn apply_update(
         } else {
             changed.push("LastModifiedDate".into());
             payload.insert("LastModifiedDate".into(), json!(now));
-            Some(events::change_event(
-                sf, meta, "UPDATE", id, &payload, &changed, origin, replay, commit,
+            let outbound = notification_id.map(|n| (n, rec.clone()));
+            Some((
+                events::change_event(
+                    sf, meta, "UPDATE", id, &payload, &changed, origin, replay, commit,
+                ),
+                outbound,
             ))
         }
     };
-    if let Some(e) = event {
+    if let Some((e, outbound)) = event {
         sf.webhook.emit(e);
+        if let Some((notification_id, rec)) = outbound {
+            sf.outbound
+                .notify(meta, &rec, notification_id, || sf.mint_token());
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod events;
 pub mod query;
+mod render;
 mod table;
 
 use crate::admin::{self, SystemState};
@@ -36,6 +37,8 @@ pub struct TableMeta {
     /// field name -> index into `def.fields`: rendering a record looks up every field, so a
     /// scan here would make each read quadratic in the table's width.
     by_name: HashMap<String, usize>,
+    /// How each field is shown, in key order (filled once every table is known).
+    render: Vec<render::RenderField>,
 }
 
 impl TableMeta {
@@ -82,7 +85,17 @@ impl TableMeta {
             auto,
             priority_matrix,
             by_name,
+            render: Vec::new(),
         }
+    }
+
+    /// How field `name` is shown (a binary search of the key-ordered plan).
+    fn render_field(&self, name: &str) -> Option<&render::RenderField> {
+        let i = self
+            .render
+            .binary_search_by(|f| f.name.as_str().cmp(name))
+            .ok()?;
+        self.render.get(i)
     }
 
     pub fn name(&self) -> &str {
@@ -131,12 +144,23 @@ impl SnowState {
             config.snow_webhook_secret.clone(),
             faults.clone(),
         );
-        let tables = config
+        let mut metas: Vec<TableMeta> = config
             .catalog
             .object_names(SystemKind::ServiceNow)
             .into_iter()
             .filter_map(|n| config.catalog.object(SystemKind::ServiceNow, n))
-            .map(|d| (d.name.clone(), Arc::new(TableMeta::new(d.clone()))))
+            .map(|d| TableMeta::new(d.clone()))
+            .collect();
+        let display_of: HashMap<String, String> = metas
+            .iter()
+            .map(|m| (m.name().to_string(), m.display_field().to_string()))
+            .collect();
+        for m in &mut metas {
+            m.render = render::plan(m, &display_of);
+        }
+        let tables = metas
+            .into_iter()
+            .map(|m| (m.name().to_string(), Arc::new(m)))
             .collect();
         Ok(SnowState {
             base_url,

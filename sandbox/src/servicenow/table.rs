@@ -4,6 +4,7 @@
 //! `priority` follows impact × urgency; journal fields (`work_notes`, `comments`) append and
 //! read back as "".
 
+use super::render::{Answer, Shown, View, JOURNAL};
 use super::{events, query, snow_body, SnowState, TableMeta, User};
 use crate::store::{as_text, Db, Record};
 use crate::util::{form_urlencoded, percent_encode, sn_datetime};
@@ -18,7 +19,6 @@ use std::sync::Arc;
 
 type Fail = (StatusCode, Value);
 
-const JOURNAL: [&str; 2] = ["work_notes", "comments"];
 const JOURNAL_KEY: &str = "__journal__";
 
 /// impact × urgency -> priority (1 Critical … 5 Planning), the standard lookup rules.
@@ -267,7 +267,13 @@ fn fail(f: Fail) -> Response {
 }
 
 /// The value of a (possibly dot-walked) field as a string.
-fn lookup(sn: &SnowState, meta: &TableMeta, db: &Db, rec: &Record, path: &str) -> Option<String> {
+pub(super) fn lookup(
+    sn: &SnowState,
+    meta: &TableMeta,
+    db: &Db,
+    rec: &Record,
+    path: &str,
+) -> Option<String> {
     match path.split_once('.') {
         None => meta
             .field(path)
@@ -287,72 +293,20 @@ fn lookup(sn: &SnowState, meta: &TableMeta, db: &Db, rec: &Record, path: &str) -
     }
 }
 
-struct View {
-    display: String,
-    exclude_links: bool,
-    fields: Option<Vec<String>>,
-}
-
-impl View {
-    fn from(params: &[(String, String)]) -> View {
-        let p = |k| crate::util::param(params, k);
-        View {
-            display: p("sysparm_display_value")
-                .unwrap_or("false")
-                .to_ascii_lowercase(),
-            exclude_links: p("sysparm_exclude_reference_link") == Some("true"),
-            fields: p("sysparm_fields")
-                .filter(|s| !s.is_empty())
-                .map(|s| s.split(',').map(|f| f.trim().to_string()).collect()),
-        }
+fn shown<'a>(
+    sn: &'a SnowState,
+    meta: &'a TableMeta,
+    db: &'a Db,
+    rec: &'a Record,
+    view: &'a View,
+) -> Shown<'a> {
+    Shown {
+        sn,
+        meta,
+        db,
+        rec,
+        view,
     }
-}
-
-fn render(sn: &SnowState, meta: &TableMeta, db: &Db, rec: &Record, view: &View) -> Value {
-    let mut out = Map::new();
-    let names: Vec<String> = match &view.fields {
-        Some(f) => f.clone(),
-        None => meta.def.fields.iter().map(|f| f.name.clone()).collect(),
-    };
-    for name in names {
-        let Some(value) = lookup(sn, meta, db, rec, &name) else {
-            continue;
-        };
-        let value = if JOURNAL.contains(&name.as_str()) {
-            String::new()
-        } else {
-            value
-        };
-        let reference = meta.field(&name).and_then(|f| match &f.ty {
-            FieldType::Ref { targets } => targets.first().and_then(|t| sn.table(t)).cloned(),
-            _ => None,
-        });
-        let v = match reference {
-            Some(target) if !value.is_empty() => {
-                let link = format!("{}/api/now/table/{}/{}", sn.base_url, target.name(), value);
-                let shown = db
-                    .table(target.name())
-                    .and_then(|t| t.rows.get(&value))
-                    .map(|r| {
-                        r.get(target.display_field())
-                            .map(as_text)
-                            .unwrap_or_default()
-                    })
-                    .unwrap_or_default();
-                match (view.display.as_str(), view.exclude_links) {
-                    ("true", _) => json!(shown),
-                    ("all", true) => json!({"display_value": shown, "value": value}),
-                    ("all", false) => json!({"display_value": shown, "link": link, "value": value}),
-                    (_, true) => json!(value),
-                    (_, false) => json!({"link": link, "value": value}),
-                }
-            }
-            _ if view.display == "all" => json!({"display_value": value, "value": value}),
-            _ => json!(value),
-        };
-        out.insert(name, v);
-    }
-    Value::Object(out)
 }
 
 fn params_of(raw: Option<String>) -> Vec<(String, String)> {
@@ -416,14 +370,14 @@ pub async fn list(
         .unwrap_or_default();
     q.sort(&db, &mut rows, &look);
     let total = rows.len();
-    let result: Vec<Value> = rows
+    let result: Vec<Shown> = rows
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|r| render(&sn, &meta, &db, r, &view))
+        .map(|r| shown(&sn, &meta, &db, r, &view))
         .collect();
+    let mut res = Json(Answer { result }).into_response();
     drop(db);
-    let mut res = Json(json!({"result": result})).into_response();
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
         h.insert("X-Total-Count", v);
@@ -489,7 +443,10 @@ pub async fn get_one(
     let view = View::from(&params_of(raw));
     let db = sn.store.read();
     match db.table(meta.name()).and_then(|t| t.rows.get(&id)) {
-        Some(r) => Json(json!({"result": render(&sn, &meta, &db, r, &view)})).into_response(),
+        Some(r) => Json(Answer {
+            result: shown(&sn, &meta, &db, r, &view),
+        })
+        .into_response(),
         None => fail(not_found()),
     }
 }
@@ -533,9 +490,14 @@ pub async fn create(
     };
     let view = View::from(&params_of(raw));
     let db = sn.store.read();
-    let out = render(&sn, &meta, &db, &rec, &view);
+    let mut res = (
+        StatusCode::CREATED,
+        Json(Answer {
+            result: shown(&sn, &meta, &db, &rec, &view),
+        }),
+    )
+        .into_response();
     drop(db);
-    let mut res = (StatusCode::CREATED, Json(json!({"result": out}))).into_response();
     let loc = format!("{}/api/now/table/{}/{id}", sn.base_url, meta.name());
     if let Ok(v) = HeaderValue::from_str(&loc) {
         res.headers_mut().insert("Location", v);
@@ -560,7 +522,10 @@ pub async fn update(
         Ok((meta, rec)) => {
             let view = View::from(&params_of(raw));
             let db = sn.store.read();
-            Json(json!({"result": render(&sn, &meta, &db, &rec, &view)})).into_response()
+            Json(Answer {
+                result: shown(&sn, &meta, &db, &rec, &view),
+            })
+            .into_response()
         }
         Err(f) => fail(f),
     }
