@@ -400,7 +400,10 @@ async fn webhooks_go_out_concurrently_but_in_order_per_record() {
     for v in 1..=5 {
         for id in &ids {
             let r = client()
-                .patch(format!("{}/api/now/table/incident/{id}", s.servicenow_url()))
+                .patch(format!(
+                    "{}/api/now/table/incident/{id}",
+                    s.servicenow_url()
+                ))
                 .bearer_auth(&token)
                 .json(&json!({"short_description": format!("{id} v{v}")}))
                 .send()
@@ -418,7 +421,12 @@ async fn webhooks_go_out_concurrently_but_in_order_per_record() {
         let seen: Vec<String> = bodies(&got)
             .iter()
             .filter(|b| b["sys_id"] == id.as_str() && b["operation"] == "update")
-            .map(|b| b["record"]["short_description"].as_str().unwrap().to_string())
+            .map(|b| {
+                b["record"]["short_description"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         let want: Vec<String> = (1..=5).map(|v| format!("{id} v{v}")).collect();
         assert_eq!(seen, want, "events of `{id}` out of order");

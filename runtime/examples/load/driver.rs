@@ -35,7 +35,10 @@ impl Phase {
             return f64::NAN;
         }
         let at = ((n as f64 - 1.0) * p).round() as usize;
-        self.latencies.get(at.min(n - 1)).copied().unwrap_or(f64::NAN)
+        self.latencies
+            .get(at.min(n - 1))
+            .copied()
+            .unwrap_or(f64::NAN)
     }
 }
 
@@ -116,7 +119,10 @@ impl Driver {
         }
         let r = self
             .http
-            .patch(format!("{}/services/data/v62.0/sobjects/Case/{case}", self.sf_url))
+            .patch(format!(
+                "{}/services/data/v62.0/sobjects/Case/{case}",
+                self.sf_url
+            ))
             .bearer_auth(&self.sf_token)
             .json(&json!({ "Subject": format!("change {i}") }))
             .send()
@@ -191,7 +197,10 @@ impl Driver {
         let mut seen = self.tracker.landed.load(Ordering::SeqCst);
         while seen < events {
             let wait = self.tracker.progress.notified();
-            if tokio::time::timeout(Duration::from_secs(30), wait).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(30), wait)
+                .await
+                .is_err()
+            {
                 let now = self.tracker.landed.load(Ordering::SeqCst);
                 if now == seen {
                     return Err(format!(

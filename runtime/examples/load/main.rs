@@ -132,7 +132,13 @@ async fn bench() -> R<()> {
         .ok_or("the sandbox cannot watch ServiceNow")?;
 
     // The runtime, as its own process.
-    let rt = RuntimeProcess::start(&seam, &spec_path, &dir.path().join("seam.db"), &env, workers)?;
+    let rt = RuntimeProcess::start(
+        &seam,
+        &spec_path,
+        &dir.path().join("seam.db"),
+        &env,
+        workers,
+    )?;
     sb.set_webhook_url(SystemKind::Salesforce, Some(format!("{}/hooks/sf", rt.url)));
     sb.set_webhook_url(SystemKind::ServiceNow, None);
     let (cases, open_rate) = open_incidents(&sb, &rt, &http, args.cases).await?;
@@ -140,7 +146,12 @@ async fn bench() -> R<()> {
         "setup: {} incidents opened by the runtime from Case creations: {open_rate:.0}/s",
         cases.len()
     );
-    let driver = Driver::new(sb.salesforce_url(), sb.salesforce_token(), cases.clone(), watch)?;
+    let driver = Driver::new(
+        sb.salesforce_url(),
+        sb.salesforce_token(),
+        cases.clone(),
+        watch,
+    )?;
     let runtime = measure("runtime", &driver, &args, Some(rt.pid())).await?;
     settle(&sb, &rt, &http).await?;
     let runtime_rss = rt.peak_rss_mib()?;
@@ -317,7 +328,9 @@ fn count_synced(sb: &seam_sandbox::RunningSandbox, cases: &[String]) -> usize {
     cases
         .iter()
         .filter(|c| {
-            let subject = sb.sf_record("Case", c).and_then(|r| r.get("Subject").cloned());
+            let subject = sb
+                .sf_record("Case", c)
+                .and_then(|r| r.get("Subject").cloned());
             subject.is_some() && subjects.get(c.as_str()) == subject.as_ref()
         })
         .count()
@@ -336,9 +349,7 @@ fn report(args: &Args, rt: &Measured, relay: &Measured, open_rate: f64) {
         args.open_secs,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!(
-        "| figure | runtime | bare relay | target | met |\n| --- | ---: | ---: | --- | --- |"
-    );
+    println!("| figure | runtime | bare relay | target | met |\n| --- | ---: | ---: | --- | --- |");
     println!(
         "| synced events/s, closed loop | {:.0} | {:.0} | >= 2,000 | {} |",
         rt.closed.rate(),

@@ -75,7 +75,9 @@ impl RuntimeProcess {
                     .cloned()
                     .collect::<Vec<_>>()
                     .join("\n");
-                return Err(format!("the runtime did not start listening in 30 s:\n{said}"));
+                return Err(format!(
+                    "the runtime did not start listening in 30 s:\n{said}"
+                ));
             }
         };
         Ok(RuntimeProcess { child, url, tail })

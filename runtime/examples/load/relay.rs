@@ -61,7 +61,9 @@ async fn hook(State(r): State<Arc<Relay>>, headers: HeaderMap, body: Bytes) -> S
         return StatusCode::BAD_REQUEST;
     };
     let head = event.pointer("/payload/ChangeEventHeader");
-    let change = head.and_then(|h| h.get("changeType")).and_then(Value::as_str);
+    let change = head
+        .and_then(|h| h.get("changeType"))
+        .and_then(Value::as_str);
     let case = head
         .and_then(|h| h.pointer("/recordIds/0"))
         .and_then(Value::as_str);
@@ -83,7 +85,10 @@ async fn hook(State(r): State<Arc<Relay>>, headers: HeaderMap, body: Bytes) -> S
 async fn relay_one(r: &Relay, case: &str, incident: &str) -> Result<(), String> {
     let got = r
         .http
-        .get(format!("{}/services/data/v62.0/sobjects/Case/{case}", r.sf_url))
+        .get(format!(
+            "{}/services/data/v62.0/sobjects/Case/{case}",
+            r.sf_url
+        ))
         .bearer_auth(&r.sf_token)
         .query(&[("fields", CASE_FIELDS)])
         .send()
@@ -106,7 +111,10 @@ async fn relay_one(r: &Relay, case: &str, incident: &str) -> Result<(), String> 
         .await
         .map_err(|e| format!("PATCH incident `{incident}`: {e}"))?;
     if !put.status().is_success() {
-        return Err(format!("PATCH incident `{incident}`: HTTP {}", put.status()));
+        return Err(format!(
+            "PATCH incident `{incident}`: HTTP {}",
+            put.status()
+        ));
     }
     Ok(())
 }

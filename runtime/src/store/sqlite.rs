@@ -235,7 +235,8 @@ impl Store for SqliteStore {
     fn insert_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
         let (_gate, mut conn) = self.write();
         let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate).map_err(err("begin insert"))?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin insert"))?;
         let mut out = Vec::with_capacity(events.len());
         {
             let mut stmt = tx
@@ -291,7 +292,8 @@ impl Store for SqliteStore {
         }
         let (_gate, mut conn) = self.write();
         let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate).map_err(err("begin claim"))?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin claim"))?;
         // The earliest unfinished event of each record, when it is pending and due. A claimed
         // event is unfinished too, so it blocks the rest of its record.
         let ids: Vec<(i64, String)> = {
@@ -336,11 +338,13 @@ impl Store for SqliteStore {
             "UPDATE inbox SET status = 'done', last_error = NULL \
              WHERE record_key = ?1 AND id <= ?2 AND id >= ?3 AND status IN ('pending', 'claimed')",
         )
-        .and_then(|mut st| st.execute(params![
+        .and_then(|mut st| {
+            st.execute(params![
                 record_key(&event.event),
                 event.covers_through.max(event.id),
                 event.id
-            ]))
+            ])
+        })
         .map_err(err("complete event"))?;
         Ok(())
     }
@@ -366,7 +370,8 @@ impl Store for SqliteStore {
     fn dead_letter(&self, id: i64, attempts: u32, reason: &str, now: i64) -> StoreResult<i64> {
         let (_gate, mut conn) = self.write();
         let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate).map_err(err("begin dead letter"))?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin dead letter"))?;
         tx.execute(
             "UPDATE inbox SET status = 'dead', attempts = ?2, last_error = ?3 WHERE id = ?1",
             params![id, attempts, reason],
@@ -469,7 +474,9 @@ impl Store for SqliteStore {
             )
             .map_err(err("prepare last written"))?;
         let rows = st
-            .query_map(params![link, system, record], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map(params![link, system, record], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .map_err(err("read last written"))?;
         rows.collect::<Result<_, _>>()
             .map_err(err("read last written"))
@@ -505,7 +512,8 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let (_gate, mut conn) = self.write();
         let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate).map_err(err("begin writes"))?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin writes"))?;
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -598,7 +606,8 @@ impl Store for SqliteStore {
     fn replay_dead_letter(&self, id: i64, now: i64) -> StoreResult<bool> {
         let (_gate, mut conn) = self.write();
         let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate).map_err(err("begin replay"))?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin replay"))?;
         let event_id: Option<i64> = tx
             .query_row(
                 "SELECT event_id FROM dead_letters WHERE id = ?1 AND replayed_at IS NULL",

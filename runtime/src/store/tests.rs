@@ -219,9 +219,15 @@ fn last_written_of_reads_every_field_of_one_record_and_no_other() {
         record,
         field,
     };
-    store.set_last_written(&key("i1", "urgency"), Some("1"), 1).unwrap();
-    store.set_last_written(&key("i1", "description"), None, 1).unwrap();
-    store.set_last_written(&key("i2", "urgency"), Some("3"), 1).unwrap();
+    store
+        .set_last_written(&key("i1", "urgency"), Some("1"), 1)
+        .unwrap();
+    store
+        .set_last_written(&key("i1", "description"), None, 1)
+        .unwrap();
+    store
+        .set_last_written(&key("i2", "urgency"), Some("3"), 1)
+        .unwrap();
     let other_link = ReplicaKey {
         link: "m",
         ..key("i1", "state")
