@@ -21,7 +21,7 @@ use crate::ingest::{self, HookKind, HookSystem, IngestState};
 use crate::metrics::Metrics;
 use crate::store::group::GroupCommit;
 use crate::store::offload::Offloaded;
-use crate::store::sqlite::{Durability, SqliteStore};
+use crate::store::sqlite::{Durability, SqliteStore, WriteGate};
 use crate::store::Store;
 
 pub struct RuntimeConfig {
@@ -124,11 +124,15 @@ pub async fn start(
 ) -> Result<Running, String> {
     // Two connections: the inbox's commits are the durability point (FULL); the engine's are
     // re-derivable (NORMAL), and never wait behind an inbox fsync for the connection's lock.
+    // One write gate: each waits for the other's commit on a mutex, not in SQLite's busy sleeps.
+    let gate = WriteGate::default();
     let inbox: Arc<dyn Store> = Arc::new(
-        SqliteStore::open_url_with(&config.state, Durability::Full).map_err(|e| e.to_string())?,
+        SqliteStore::open_url_gated(&config.state, Durability::Full, gate.clone())
+            .map_err(|e| e.to_string())?,
     );
     let store: Arc<dyn Store> = Arc::new(Offloaded(
-        SqliteStore::open_url_with(&config.state, Durability::Normal).map_err(|e| e.to_string())?,
+        SqliteStore::open_url_gated(&config.state, Durability::Normal, gate)
+            .map_err(|e| e.to_string())?,
     ));
     let http = http_client()?;
     let mut platforms = HashMap::new();

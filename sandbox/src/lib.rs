@@ -399,6 +399,19 @@ impl RunningSandbox {
         }
     }
 
+    /// Every change event a system commits from now on, with the instant of the commit (see
+    /// [`webhook::Webhook::watch`]); `None` for Slack, which sends none.
+    pub fn watch(
+        &self,
+        system: SystemKind,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<webhook::Watched>> {
+        match system {
+            SystemKind::Salesforce => Some(self.sf.webhook.watch()),
+            SystemKind::ServiceNow => Some(self.snow.webhook.watch()),
+            SystemKind::Slack => None,
+        }
+    }
+
     pub fn webhook_stats(&self, system: SystemKind) -> WebhookStats {
         match system {
             SystemKind::Salesforce => self.sf.webhook.stats(),

@@ -1,15 +1,24 @@
 //! Signed change webhooks. Every system has one sender: events are queued in commit order, a
-//! task applies the webhook faults (drop, duplicate, delay, reorder) and POSTs each one to the
-//! configured URL with
+//! task applies the webhook faults (drop, duplicate, delay, reorder) in that order and hands
+//! each event to one of [`LANES`] delivery lanes, which POST to the configured URL with
 //!
 //! ```text
 //! X-Seam-Timestamp: <unix seconds>
 //! X-Seam-Signature: v1=<hex(HMAC-SHA256(secret, timestamp + "." + body))>
 //! ```
 //!
+//! Per-record order: every event of one record (Salesforce `recordIds[0]`, ServiceNow `sys_id`)
+//! goes to the same lane, and a lane POSTs one event at a time, waiting for the answer, so a
+//! record's events arrive in commit order (unless a fault reorders or delays them on purpose).
+//! Different records' events travel side by side: the sandbox must never be the bottleneck of
+//! the runtime's benchmarks, and a receiver that commits before answering (seam's inbox) needs
+//! many requests in flight to group its commits.
+//!
 //! An answer other than 2xx (or a connection error, or a 2xx the `lost_ack_rate` fault throws
-//! away) is retried twice (after 100 ms and 400 ms), then counted as failed. Every emitted event is also kept in memory (the last 10,000) for
-//! tests: [`Webhook::events`].
+//! away) is retried twice (after 100 ms and 400 ms), then counted as failed; the lane waits
+//! meanwhile, so order holds through retries. Every
+//! emitted event is also kept in memory (the last 10,000) for tests: [`Webhook::events`], and
+//! can be watched as it is committed: [`Webhook::watch`].
 
 use crate::faults::Faults;
 use hmac::{Hmac, Mac};
@@ -17,14 +26,39 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
 use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 pub const TIMESTAMP_HEADER: &str = "X-Seam-Timestamp";
 pub const SIGNATURE_HEADER: &str = "X-Seam-Signature";
 const LOG_CAP: usize = 10_000;
+/// Deliveries in flight at once (different records; one record's events share a lane).
+pub const LANES: usize = 32;
+
+/// An event on its way: the lane chosen by its record, and the signed body.
+struct Outgoing {
+    lane: usize,
+    body: Vec<u8>,
+}
+
+/// The lane of an event: a hash of its record id (Salesforce CDC `recordIds[0]`, ServiceNow
+/// `sys_id`), so one record's events always share a lane.
+fn lane_of(event: &Value) -> usize {
+    let record = event
+        .pointer("/payload/ChangeEventHeader/recordIds/0")
+        .or_else(|| event.get("sys_id"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    record.hash(&mut h);
+    (h.finish() % LANES as u64) as usize
+}
+
+/// An emitted event and the moment it was committed, for in-process observers.
+pub type Watched = (Instant, Value);
 
 /// `v1=<hex(HMAC-SHA256(secret, timestamp + "." + body))>`.
 pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
@@ -88,8 +122,9 @@ struct Counters {
 
 /// The webhook sender of one system.
 pub struct Webhook {
-    tx: mpsc::UnboundedSender<Vec<u8>>,
+    tx: mpsc::UnboundedSender<Outgoing>,
     log: Mutex<VecDeque<Value>>,
+    watcher: Mutex<Option<mpsc::UnboundedSender<Watched>>>,
     counters: Arc<Counters>,
     url: Arc<RwLock<Option<String>>>,
 }
@@ -110,6 +145,7 @@ impl Webhook {
         Webhook {
             tx,
             log: Mutex::new(VecDeque::new()),
+            watcher: Mutex::new(None),
             counters,
             url,
         }
@@ -119,6 +155,15 @@ impl Webhook {
     pub fn emit(&self, event: Value) {
         self.counters.emitted.fetch_add(1, Ordering::Relaxed);
         let body = serde_json::to_vec(&event).unwrap_or_default();
+        let lane = lane_of(&event);
+        {
+            let mut w = self.watcher.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(tx) = w.as_ref() {
+                if tx.send((Instant::now(), event.clone())).is_err() {
+                    *w = None;
+                }
+            }
+        }
         {
             let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
             if log.len() >= LOG_CAP {
@@ -130,7 +175,16 @@ impl Webhook {
             self.counters.unsent.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let _ = self.tx.send(body);
+        let _ = self.tx.send(Outgoing { lane, body });
+    }
+
+    /// Every event emitted from now on, with the instant of its commit (before faults, whether
+    /// or not a URL is set): how a benchmark times when a write landed. One watcher at a time;
+    /// a new call replaces the previous one.
+    pub fn watch(&self) -> mpsc::UnboundedReceiver<Watched> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.watcher.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        rx
     }
 
     pub fn url(&self) -> Option<String> {
@@ -166,7 +220,7 @@ impl Webhook {
 }
 
 async fn run(
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
     url: Arc<RwLock<Option<String>>>,
     secret: String,
     faults: Arc<Faults>,
@@ -175,10 +229,18 @@ async fn run(
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .danger_accept_invalid_certs(true)
+        .pool_max_idle_per_host(LANES)
         .build()
         .unwrap_or_default();
     let ctx = Arc::new((client, secret, counters, url, faults.clone()));
-    let mut held: Option<Vec<u8>> = None;
+    let lanes: Vec<mpsc::UnboundedSender<Vec<u8>>> =
+        (0..LANES).map(|_| start_lane(ctx.clone())).collect();
+    let send = |lane: usize, body: Vec<u8>| {
+        if let Some(l) = lanes.get(lane) {
+            let _ = l.send(body);
+        }
+    };
+    let mut held: Option<Outgoing> = None;
     loop {
         let next = if held.is_some() {
             match tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
@@ -186,7 +248,7 @@ async fn run(
                 Err(_) => {
                     // Nothing came to overtake the held event: send it now.
                     if let Some(h) = held.take() {
-                        deliver(&ctx, h, Duration::ZERO).await;
+                        send(h.lane, h.body);
                     }
                     continue;
                 }
@@ -194,25 +256,38 @@ async fn run(
         } else {
             rx.recv().await
         };
-        let Some(body) = next else { break };
+        let Some(out) = next else { break };
         let d = faults.decide_hook();
         if d.drop {
             ctx.2.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
         if d.reorder && held.is_none() {
-            held = Some(body);
+            held = Some(out);
             continue;
         }
         if d.duplicate {
             ctx.2.duplicated.fetch_add(1, Ordering::Relaxed);
-            deliver(&ctx, body.clone(), d.delay).await;
+            deliver(&ctx, &send, out.lane, out.body.clone(), d.delay);
         }
-        deliver(&ctx, body, d.delay).await;
+        deliver(&ctx, &send, out.lane, out.body, d.delay);
         if let Some(h) = held.take() {
-            deliver(&ctx, h, Duration::ZERO).await;
+            // The held event goes behind the one that overtakes it, in the same lane, so it
+            // really arrives after it.
+            send(out.lane, h.body);
         }
     }
+}
+
+/// One lane: POSTs its events one at a time, in the order it got them.
+fn start_lane(ctx: Arc<Ctx>) -> mpsc::UnboundedSender<Vec<u8>> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        while let Some(body) = rx.recv().await {
+            post(&ctx, body).await;
+        }
+    });
+    tx
 }
 
 type Ctx = (
@@ -223,9 +298,16 @@ type Ctx = (
     Arc<Faults>,
 );
 
-async fn deliver(ctx: &Arc<Ctx>, body: Vec<u8>, delay: Duration) {
+/// Now through its lane, or after `delay` on its own (a delayed event is out of order anyway).
+fn deliver(
+    ctx: &Arc<Ctx>,
+    send: &impl Fn(usize, Vec<u8>),
+    lane: usize,
+    body: Vec<u8>,
+    delay: Duration,
+) {
     if delay.is_zero() {
-        post(ctx, body).await;
+        send(lane, body);
     } else {
         let ctx = ctx.clone();
         tokio::spawn(async move {

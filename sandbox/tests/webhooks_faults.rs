@@ -360,3 +360,76 @@ async fn tls_with_generated_certificate() {
     let _ = std::fs::remove_file(s.cert_path.as_ref().unwrap());
     s.shutdown().await;
 }
+
+/// Webhooks of different records travel side by side (a receiver that answers slowly sees
+/// several at once), while each record's events still arrive in commit order.
+#[tokio::test]
+async fn webhooks_go_out_concurrently_but_in_order_per_record() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let got: Got = Arc::default();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (g, f, m) = (got.clone(), in_flight.clone(), most.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |h: HeaderMap, body: axum::body::Bytes| {
+            let (g, f, m) = (g.clone(), f.clone(), m.clone());
+            async move {
+                let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                g.lock().unwrap().push((h, body.to_vec()));
+                f.fetch_sub(1, Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let mut cfg = common::config();
+    cfg.snow_webhook_url = Some(url);
+    let s = seam_sandbox::start(cfg).await.unwrap();
+    let ids: Vec<String> = (0..8)
+        .map(|i| {
+            s.snow_create("incident", json!({"short_description": format!("r{i} v0")}))
+                .unwrap()
+        })
+        .collect();
+    let token = s.servicenow_token();
+    for v in 1..=5 {
+        for id in &ids {
+            let r = client()
+                .patch(format!(
+                    "{}/api/now/table/incident/{id}",
+                    s.servicenow_url()
+                ))
+                .bearer_auth(&token)
+                .json(&json!({"short_description": format!("{id} v{v}")}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    }
+    eventually(|| got.lock().unwrap().len() == 8 * 6).await;
+    assert!(
+        most.load(Ordering::SeqCst) > 1,
+        "deliveries never overlapped"
+    );
+    for id in &ids {
+        let seen: Vec<String> = bodies(&got)
+            .iter()
+            .filter(|b| b["sys_id"] == id.as_str() && b["operation"] == "update")
+            .map(|b| {
+                b["record"]["short_description"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let want: Vec<String> = (1..=5).map(|v| format!("{id} v{v}")).collect();
+        assert_eq!(seen, want, "events of `{id}` out of order");
+    }
+    s.shutdown().await;
+}

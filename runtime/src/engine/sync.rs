@@ -327,14 +327,9 @@ impl<'a> Context<'a> {
         let store = &self.engine.store;
         let platform = self.engine.platform(&dst.system)?;
         let mut changes = Vec::new();
+        let last_written = store.last_written_of(&self.link.name, &dst.system, twin)?;
         for w in self.guard(twin, wanted)? {
-            let key = ReplicaKey {
-                link: &self.link.name,
-                system: &dst.system,
-                record: twin,
-                field: &w.mapping.target.field,
-            };
-            let last = store.last_written(&key)?;
+            let last = last_written.get(&w.mapping.target.field).cloned();
             let unchanged = match &last {
                 Some(prev) => prev == &w.value,
                 None => w.value.is_none(),

@@ -48,7 +48,18 @@ pub async fn run(
         if *shutdown.borrow() {
             break;
         }
-        let free = slots.available_permits();
+        let mut free = slots.available_permits();
+        if free > 0 && free < config.concurrency / 4 {
+            // Saturated: most workers are busy and each finished event frees one slot. Let a
+            // few more finish (1 ms at most) so one claim transaction serves several, rather
+            // than one claim per event.
+            let _ = tokio::time::timeout(
+                Duration::from_millis(1),
+                slots.acquire_many(config.concurrency as u32 / 4),
+            )
+            .await;
+            free = slots.available_permits();
+        }
         let claimed = if free == 0 {
             Vec::new()
         } else {

@@ -18,6 +18,7 @@ mod schema;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// Why the store failed. The message names the operation; it never holds a secret.
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +194,13 @@ pub trait Store: Send + Sync + 'static {
     fn put_link(&self, link: &str, left_id: &str, right_id: &str, now: i64) -> StoreResult<()>;
 
     fn last_written(&self, key: &ReplicaKey<'_>) -> StoreResult<Option<Option<String>>>;
+    /// Every last-written value of one record through one link, field -> value, in one read.
+    fn last_written_of(
+        &self,
+        link: &str,
+        system: &str,
+        record: &str,
+    ) -> StoreResult<HashMap<String, Option<String>>>;
     fn set_last_written(
         &self,
         key: &ReplicaKey<'_>,

@@ -1,8 +1,13 @@
-//! [`Offloaded`]: a [`Store`] whose calls, made from async tasks on a multi-threaded Tokio
+//! [`Offloaded`]: a [`Store`] whose writes, made from async tasks on a multi-threaded Tokio
 //! runtime, tell Tokio that the thread blocks (`block_in_place`), so other tasks (webhook
 //! requests above all) move to another thread instead of waiting behind a SQLite lock or an
 //! fsync. Outside such a runtime the calls run as they are.
+//!
+//! Reads run in place: they go to the store's reader connection, which in WAL mode never waits
+//! for a writer, so they take microseconds, and handing the thread over would cost more (two
+//! thread switches, measured with `perf` in the load benchmark).
 
+use std::collections::HashMap;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::{
@@ -38,16 +43,24 @@ impl<S: Store> Store for Offloaded<S> {
         blocking(|| self.0.release_claims())
     }
     fn event(&self, id: i64) -> StoreResult<Option<InboxEvent>> {
-        blocking(|| self.0.event(id))
+        self.0.event(id)
     }
     fn link_twin(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<String>> {
-        blocking(|| self.0.link_twin(link, left, id))
+        self.0.link_twin(link, left, id)
     }
     fn put_link(&self, link: &str, l: &str, r: &str, now: i64) -> StoreResult<()> {
         blocking(|| self.0.put_link(link, l, r, now))
     }
     fn last_written(&self, key: &ReplicaKey<'_>) -> StoreResult<Option<Option<String>>> {
-        blocking(|| self.0.last_written(key))
+        self.0.last_written(key)
+    }
+    fn last_written_of(
+        &self,
+        link: &str,
+        system: &str,
+        record: &str,
+    ) -> StoreResult<HashMap<String, Option<String>>> {
+        self.0.last_written_of(link, system, record)
     }
     fn set_last_written(&self, k: &ReplicaKey<'_>, v: Option<&str>, now: i64) -> StoreResult<()> {
         blocking(|| self.0.set_last_written(k, v, now))
@@ -64,24 +77,24 @@ impl<S: Store> Store for Offloaded<S> {
         blocking(|| self.0.record_writes(written, audit, now))
     }
     fn audit_of(&self, record: &str, field: &str, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        blocking(|| self.0.audit_of(record, field, limit))
+        self.0.audit_of(record, field, limit)
     }
     fn dead_letters(&self, include_replayed: bool) -> StoreResult<Vec<DeadLetter>> {
-        blocking(|| self.0.dead_letters(include_replayed))
+        self.0.dead_letters(include_replayed)
     }
     fn dead_letter_by_id(&self, id: i64) -> StoreResult<Option<DeadLetter>> {
-        blocking(|| self.0.dead_letter_by_id(id))
+        self.0.dead_letter_by_id(id)
     }
     fn replay_dead_letter(&self, id: i64, now: i64) -> StoreResult<bool> {
         blocking(|| self.0.replay_dead_letter(id, now))
     }
     fn cursor(&self, name: &str) -> StoreResult<Option<String>> {
-        blocking(|| self.0.cursor(name))
+        self.0.cursor(name)
     }
     fn set_cursor(&self, name: &str, value: &str) -> StoreResult<()> {
         blocking(|| self.0.set_cursor(name, value))
     }
     fn backlog(&self, now: i64) -> StoreResult<Backlog> {
-        blocking(|| self.0.backlog(now))
+        self.0.backlog(now)
     }
 }

@@ -8,10 +8,20 @@
 //!   the next FULL commit of the inbox flushes them too. What a power cut could lose there is
 //!   re-derived by idempotency: an event not marked done runs again, a link is found again
 //!   through its key, a last-written value missing only means one redundant write.
+//!
+//! Each store also keeps a second connection for plain reads: in WAL mode a reader never waits
+//! for the writer, so lookups (a link, the last-written values) answer in microseconds even
+//! while the other connection waits for its turn to write or for an fsync.
+//!
+//! Stores of one process on one file share a [`WriteGate`]: a write transaction takes it
+//! before `BEGIN IMMEDIATE`, so a writer waits for the other connection's commit on a mutex and
+//! starts the moment it ends, instead of polling in SQLite's busy handler (which sleeps 1, 2,
+//! 5, 10 ms… between tries). Other processes (`seam dlq replay`) still meet the busy timeout.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
     schema, AuditEntry, Backlog, DeadLetter, EventStatus, InboxEvent, Inserted, NewEvent,
@@ -28,8 +38,22 @@ pub enum Durability {
 }
 
 pub struct SqliteStore {
+    /// Writes, and reads that belong to a write transaction.
     conn: Mutex<Connection>,
+    /// Plain reads.
+    reader: Mutex<Connection>,
+    gate: WriteGate,
     path: PathBuf,
+}
+
+/// One writer at a time among the stores of this process on one file (see the module docs).
+#[derive(Clone, Default)]
+pub struct WriteGate(Arc<Mutex<()>>);
+
+impl WriteGate {
+    fn enter(&self) -> MutexGuard<'_, ()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 fn err(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
@@ -43,6 +67,15 @@ impl SqliteStore {
     }
 
     pub fn open_with(path: &Path, durability: Durability) -> StoreResult<SqliteStore> {
+        SqliteStore::open_gated(path, durability, WriteGate::default())
+    }
+
+    /// Opens with a write gate shared with the other stores of this process on `path`.
+    pub fn open_gated(
+        path: &Path,
+        durability: Durability,
+        gate: WriteGate,
+    ) -> StoreResult<SqliteStore> {
         let open_err = |reason: String| StoreError::Open {
             path: path.display().to_string(),
             reason,
@@ -64,9 +97,18 @@ impl SqliteStore {
             "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
         ))
         .map_err(|e| open_err(e.to_string()))?;
-        schema::migrate(&mut conn)?;
+        {
+            let _one_writer = gate.enter();
+            schema::migrate(&mut conn)?;
+        }
+        let reader = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| open_err(e.to_string()))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
+            gate,
             path: path.to_path_buf(),
         })
     }
@@ -77,8 +119,16 @@ impl SqliteStore {
     }
 
     pub fn open_url_with(url: &str, durability: Durability) -> StoreResult<SqliteStore> {
+        SqliteStore::open_url_gated(url, durability, WriteGate::default())
+    }
+
+    pub fn open_url_gated(
+        url: &str,
+        durability: Durability,
+        gate: WriteGate,
+    ) -> StoreResult<SqliteStore> {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        SqliteStore::open_with(Path::new(path), durability)
+        SqliteStore::open_gated(Path::new(path), durability, gate)
     }
 
     pub fn path(&self) -> &Path {
@@ -86,13 +136,24 @@ impl SqliteStore {
     }
 
     pub fn schema_version(&self) -> StoreResult<i64> {
-        schema::version(&self.lock())
+        schema::version(&self.read())
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll
         // back on drop), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The write connection, with this process's write gate held: a writer in its turn.
+    // INVARIANT: the gate is taken before the connection's mutex, everywhere.
+    fn write(&self) -> (MutexGuard<'_, ()>, MutexGuard<'_, Connection>) {
+        let gate = self.gate.enter();
+        (gate, self.lock())
+    }
+
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -172,8 +233,10 @@ fn dead_row(r: &Row<'_>) -> rusqlite::Result<DeadLetter> {
 
 impl Store for SqliteStore {
     fn insert_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(err("begin insert"))?;
+        let (_gate, mut conn) = self.write();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin insert"))?;
         let mut out = Vec::with_capacity(events.len());
         {
             let mut stmt = tx
@@ -210,8 +273,27 @@ impl Store for SqliteStore {
     }
 
     fn claim_events(&self, now: i64, limit: usize) -> StoreResult<Vec<InboxEvent>> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(err("begin claim"))?;
+        // Most wake-ups under load find nothing new to claim: look on the reader first, so an
+        // empty claim never waits for the write gate. (The claim below looks again: this read
+        // only decides whether to bother.)
+        let any: bool = self
+            .read()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM inbox i \
+                 WHERE i.status = 'pending' AND i.next_attempt_at <= ?1 \
+                   AND i.id = (SELECT MIN(j.id) FROM inbox j \
+                               WHERE j.record_key = i.record_key \
+                                 AND j.status IN ('pending', 'claimed')))",
+            )
+            .and_then(|mut st| st.query_row([now], |r| r.get(0)))
+            .map_err(err("look for claimable events"))?;
+        if !any || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (_gate, mut conn) = self.write();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin claim"))?;
         // The earliest unfinished event of each record, when it is pending and due. A claimed
         // event is unfinished too, so it blocks the rest of its record.
         let ids: Vec<(i64, String)> = {
@@ -233,19 +315,16 @@ impl Store for SqliteStore {
         };
         let mut claimed = Vec::with_capacity(ids.len());
         for (id, key) in ids {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE inbox SET status = 'claimed', covers_through = \
                    (SELECT MAX(id) FROM inbox WHERE record_key = ?2 AND status = 'pending') \
                  WHERE id = ?1",
-                params![id, key],
             )
+            .and_then(|mut st| st.execute(params![id, key]))
             .map_err(err("claim event"))?;
             let e = tx
-                .query_row(
-                    &format!("SELECT {EVENT_COLUMNS} FROM inbox WHERE id = ?1"),
-                    [id],
-                    event_row,
-                )
+                .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM inbox WHERE id = ?1"))
+                .and_then(|mut st| st.query_row([id], event_row))
                 .map_err(err("read claimed event"))?;
             claimed.push(e);
         }
@@ -254,16 +333,18 @@ impl Store for SqliteStore {
     }
 
     fn complete_event(&self, event: &InboxEvent) -> StoreResult<()> {
-        let conn = self.lock();
-        conn.execute(
+        let (_gate, conn) = self.write();
+        conn.prepare_cached(
             "UPDATE inbox SET status = 'done', last_error = NULL \
              WHERE record_key = ?1 AND id <= ?2 AND id >= ?3 AND status IN ('pending', 'claimed')",
-            params![
+        )
+        .and_then(|mut st| {
+            st.execute(params![
                 record_key(&event.event),
                 event.covers_through.max(event.id),
                 event.id
-            ],
-        )
+            ])
+        })
         .map_err(err("complete event"))?;
         Ok(())
     }
@@ -275,7 +356,8 @@ impl Store for SqliteStore {
         next_attempt_at: i64,
         error: &str,
     ) -> StoreResult<()> {
-        self.lock()
+        self.write()
+            .1
             .execute(
                 "UPDATE inbox SET status = 'pending', attempts = ?2, next_attempt_at = ?3, \
                  last_error = ?4 WHERE id = ?1",
@@ -286,8 +368,10 @@ impl Store for SqliteStore {
     }
 
     fn dead_letter(&self, id: i64, attempts: u32, reason: &str, now: i64) -> StoreResult<i64> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(err("begin dead letter"))?;
+        let (_gate, mut conn) = self.write();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin dead letter"))?;
         tx.execute(
             "UPDATE inbox SET status = 'dead', attempts = ?2, last_error = ?3 WHERE id = ?1",
             params![id, attempts, reason],
@@ -305,7 +389,8 @@ impl Store for SqliteStore {
 
     fn release_claims(&self) -> StoreResult<u64> {
         let n = self
-            .lock()
+            .write()
+            .1
             .execute(
                 "UPDATE inbox SET status = 'pending' WHERE status = 'claimed'",
                 [],
@@ -315,7 +400,7 @@ impl Store for SqliteStore {
     }
 
     fn event(&self, id: i64) -> StoreResult<Option<InboxEvent>> {
-        self.lock()
+        self.read()
             .query_row(
                 &format!("SELECT {EVENT_COLUMNS} FROM inbox WHERE id = ?1"),
                 [id],
@@ -331,14 +416,14 @@ impl Store for SqliteStore {
         } else {
             "SELECT left_id FROM links WHERE link = ?1 AND right_id = ?2"
         };
-        self.lock()
-            .query_row(sql, params![link, id], |r| r.get(0))
-            .optional()
+        self.read()
+            .prepare_cached(sql)
+            .and_then(|mut st| st.query_row(params![link, id], |r| r.get(0)).optional())
             .map_err(err("read link"))
     }
 
     fn put_link(&self, link: &str, left_id: &str, right_id: &str, now: i64) -> StoreResult<()> {
-        let conn = self.lock();
+        let (_gate, conn) = self.write();
         let existing: Option<String> = conn
             .query_row(
                 "SELECT right_id FROM links WHERE link = ?1 AND left_id = ?2",
@@ -363,14 +448,37 @@ impl Store for SqliteStore {
     }
 
     fn last_written(&self, k: &ReplicaKey<'_>) -> StoreResult<Option<Option<String>>> {
-        self.lock()
-            .query_row(
+        self.read()
+            .prepare_cached(
                 "SELECT value FROM last_written WHERE link = ?1 AND system = ?2 \
                  AND record_id = ?3 AND field = ?4",
-                params![k.link, k.system, k.record, k.field],
-                |r| r.get(0),
             )
-            .optional()
+            .and_then(|mut st| {
+                st.query_row(params![k.link, k.system, k.record, k.field], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(err("read last written"))
+    }
+
+    fn last_written_of(
+        &self,
+        link: &str,
+        system: &str,
+        record: &str,
+    ) -> StoreResult<HashMap<String, Option<String>>> {
+        let conn = self.read();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT field, value FROM last_written WHERE link = ?1 AND system = ?2 \
+                 AND record_id = ?3",
+            )
+            .map_err(err("prepare last written"))?;
+        let rows = st
+            .query_map(params![link, system, record], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(err("read last written"))?;
+        rows.collect::<Result<_, _>>()
             .map_err(err("read last written"))
     }
 
@@ -380,7 +488,8 @@ impl Store for SqliteStore {
         value: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
-        self.lock()
+        self.write()
+            .1
             .execute(
                 "INSERT INTO last_written (link, system, record_id, field, value, written_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (link, system, record_id, field) \
@@ -401,8 +510,10 @@ impl Store for SqliteStore {
         entries: &[AuditEntry],
         now: i64,
     ) -> StoreResult<()> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(err("begin writes"))?;
+        let (_gate, mut conn) = self.write();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin writes"))?;
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -445,7 +556,7 @@ impl Store for SqliteStore {
     }
 
     fn audit_of(&self, record: &str, field: &str, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn
             .prepare_cached(&format!(
                 "SELECT {AUDIT_COLUMNS} FROM audit WHERE target_record = ?1 AND field = ?2 \
@@ -459,7 +570,7 @@ impl Store for SqliteStore {
     }
 
     fn dead_letters(&self, include_replayed: bool) -> StoreResult<Vec<DeadLetter>> {
-        let conn = self.lock();
+        let conn = self.read();
         let filter = if include_replayed {
             ""
         } else {
@@ -479,7 +590,7 @@ impl Store for SqliteStore {
     }
 
     fn dead_letter_by_id(&self, id: i64) -> StoreResult<Option<DeadLetter>> {
-        self.lock()
+        self.read()
             .query_row(
                 &format!(
                     "SELECT {DEAD_COLUMNS} FROM dead_letters d JOIN inbox i ON i.id = d.event_id \
@@ -493,8 +604,10 @@ impl Store for SqliteStore {
     }
 
     fn replay_dead_letter(&self, id: i64, now: i64) -> StoreResult<bool> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(err("begin replay"))?;
+        let (_gate, mut conn) = self.write();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin replay"))?;
         let event_id: Option<i64> = tx
             .query_row(
                 "SELECT event_id FROM dead_letters WHERE id = ?1 AND replayed_at IS NULL",
@@ -522,7 +635,7 @@ impl Store for SqliteStore {
     }
 
     fn cursor(&self, name: &str) -> StoreResult<Option<String>> {
-        self.lock()
+        self.read()
             .query_row("SELECT value FROM cursors WHERE name = ?1", [name], |r| {
                 r.get(0)
             })
@@ -531,7 +644,8 @@ impl Store for SqliteStore {
     }
 
     fn set_cursor(&self, name: &str, value: &str) -> StoreResult<()> {
-        self.lock()
+        self.write()
+            .1
             .execute(
                 "INSERT INTO cursors (name, value) VALUES (?1, ?2) \
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -542,7 +656,7 @@ impl Store for SqliteStore {
     }
 
     fn backlog(&self, now: i64) -> StoreResult<Backlog> {
-        let conn = self.lock();
+        let conn = self.read();
         let (depth, oldest): (i64, Option<i64>) = conn
             .query_row(
                 "SELECT COUNT(*), MIN(received_at) FROM inbox WHERE status IN ('pending', 'claimed')",

@@ -209,3 +209,65 @@ async fn group_commit_answers_each_caller_with_its_own_outcomes() {
     assert_eq!(new, 25);
     assert_eq!(store.backlog(2_000).unwrap().depth, 25);
 }
+
+#[test]
+fn last_written_of_reads_every_field_of_one_record_and_no_other() {
+    let (_dir, store) = temp();
+    let key = |record, field| ReplicaKey {
+        link: "l",
+        system: "snow",
+        record,
+        field,
+    };
+    store
+        .set_last_written(&key("i1", "urgency"), Some("1"), 1)
+        .unwrap();
+    store
+        .set_last_written(&key("i1", "description"), None, 1)
+        .unwrap();
+    store
+        .set_last_written(&key("i2", "urgency"), Some("3"), 1)
+        .unwrap();
+    let other_link = ReplicaKey {
+        link: "m",
+        ..key("i1", "state")
+    };
+    store.set_last_written(&other_link, Some("2"), 1).unwrap();
+    let got = store.last_written_of("l", "snow", "i1").unwrap();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got.get("urgency"), Some(&Some("1".to_string())));
+    assert_eq!(got.get("description"), Some(&None));
+    assert!(store.last_written_of("l", "sf", "i1").unwrap().is_empty());
+}
+
+#[test]
+fn two_gated_stores_on_one_file_write_in_turn_and_read_each_others_commits() {
+    use super::sqlite::{Durability, WriteGate};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seam.db");
+    let gate = WriteGate::default();
+    let inbox = Arc::new(SqliteStore::open_gated(&path, Durability::Full, gate.clone()).unwrap());
+    let engine = Arc::new(SqliteStore::open_gated(&path, Durability::Normal, gate).unwrap());
+    let writer = {
+        let inbox = inbox.clone();
+        std::thread::spawn(move || {
+            for n in 0..200 {
+                let e = event(&format!("k{n}"), &format!("r{n}"));
+                inbox.insert_events(&[e]).unwrap();
+            }
+        })
+    };
+    let mut finished = 0;
+    while finished < 200 {
+        for e in engine.claim_events(i64::MAX, 16).unwrap() {
+            engine.complete_event(&e).unwrap();
+            finished += 1;
+        }
+        if writer.is_finished() && engine.backlog(0).unwrap().depth == 0 {
+            break;
+        }
+    }
+    writer.join().unwrap();
+    assert_eq!(finished, 200);
+    assert_eq!(inbox.backlog(0).unwrap().depth, 0);
+}

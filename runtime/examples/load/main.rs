@@ -1,0 +1,397 @@
+//! The load benchmark of issue 5: the runtime and a bare relay side by side in one run.
+//!
+//! ```text
+//! runtime/bench/run.sh [EVENTS] [CASES] [WINDOW] [OPEN_SECS]
+//! # or, after `cargo build --release --bin seam`:
+//! cargo run --release -p seam-runtime --example load -- 20000 2000 256 10
+//! ```
+//!
+//! The sandbox (Salesforce and ServiceNow emulators) runs in this process; the runtime runs as
+//! its own process (`seam run` of the release binary, `SEAM_BIN` or `target/release/seam`, on a
+//! temporary SQLite file), so its peak RSS is its own. The driver makes real Salesforce writes
+//! (PATCH of a Case's Subject); the sandbox's own signed change webhooks carry them to the system
+//! under test, which reads the Case and writes its incident; a watcher of ServiceNow's commits
+//! times each value's arrival ([`driver`]). Every event touches a different Case from the others
+//! in flight (CASES > WINDOW), so nothing is coalesced: each costs one GET and one PATCH.
+//!
+//! For each system: a warm-up, a closed loop (WINDOW events in flight end to end, EVENTS in
+//! all: the sustained throughput), then an open loop at half that throughput for OPEN_SECS (the
+//! latency under a steady load). The bare relay ([`relay`]) is measured the same way, after the
+//! runtime, on the same Cases.
+
+mod driver;
+mod process;
+mod relay;
+
+use driver::{Driver, Phase};
+use process::RuntimeProcess;
+use seam_sandbox::{SandboxConfig, SystemKind};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+type R<T> = Result<T, String>;
+
+struct Args {
+    events: u64,
+    cases: usize,
+    window: usize,
+    open_secs: f64,
+}
+
+fn args() -> R<Args> {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize, default: f64| -> R<f64> {
+        match a.get(i) {
+            None => Ok(default),
+            Some(s) => s
+                .parse::<f64>()
+                .map_err(|_| format!("argument {} `{s}` is not a number; usage: load [EVENTS] [CASES] [WINDOW] [OPEN_SECS]", i + 1)),
+        }
+    };
+    let args = Args {
+        events: num(0, 20_000.0)? as u64,
+        cases: num(1, 2_000.0)? as usize,
+        window: num(2, 256.0)? as usize,
+        open_secs: num(3, 10.0)?,
+    };
+    if args.cases <= args.window {
+        return Err(format!(
+            "CASES ({}) must exceed WINDOW ({}): events in flight must touch different Cases",
+            args.cases, args.window
+        ));
+    }
+    Ok(args)
+}
+
+struct Measured {
+    closed: Phase,
+    open: Phase,
+    rss_mib: Option<f64>,
+    /// CPU milliseconds per event in the closed loop: the runtime's process (none for the
+    /// relay, which lives in this one), and this process (sandbox, driver, and the relay).
+    cpu_ms_runtime: Option<f64>,
+    cpu_ms_here: f64,
+}
+
+/// CPU seconds (user + system) a process has used so far, from `/proc/PID/stat`.
+fn cpu_secs(pid: &str) -> R<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    // Fields after the command name (which may hold spaces) : state is the 3rd field, utime
+    // the 14th and stime the 15th, in clock ticks (USER_HZ, 100 on Linux).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => Ok((u + s) / 100.0),
+        _ => Err(format!("{path}: no utime/stime")),
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> ExitCode {
+    match bench().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn repo_file(rel: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(rel)
+}
+
+async fn bench() -> R<()> {
+    let args = args()?;
+    let spec_path = repo_file("examples/case_incident.seam");
+    let seam = std::env::var_os("SEAM_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_file("target/release/seam"));
+    let workers = std::env::var("SEAM_BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok());
+    let spec = std::fs::read_to_string(&spec_path)
+        .map_err(|e| format!("cannot read {}: {e}", spec_path.display()))?;
+    let mut sc = SandboxConfig::ephemeral();
+    sc.catalog = seam_compiler::catalog_for_spec(&spec)
+        .map_err(|e| format!("the spec's catalogue: {e:?}"))?;
+    sc.sf_api_limit = u64::MAX / 2;
+    let sb = seam_sandbox::start(sc)
+        .await
+        .map_err(|e| format!("sandbox: {e}"))?;
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let env = sb.example_env();
+    let http = reqwest::Client::new();
+    let watch = sb
+        .watch(SystemKind::ServiceNow)
+        .ok_or("the sandbox cannot watch ServiceNow")?;
+
+    // The runtime, as its own process.
+    let rt = RuntimeProcess::start(
+        &seam,
+        &spec_path,
+        &dir.path().join("seam.db"),
+        &env,
+        workers,
+    )?;
+    sb.set_webhook_url(SystemKind::Salesforce, Some(format!("{}/hooks/sf", rt.url)));
+    sb.set_webhook_url(SystemKind::ServiceNow, None);
+    let (cases, open_rate) = open_incidents(&sb, &rt, &http, args.cases).await?;
+    println!(
+        "setup: {} incidents opened by the runtime from Case creations: {open_rate:.0}/s",
+        cases.len()
+    );
+    let driver = Driver::new(
+        sb.salesforce_url(),
+        sb.salesforce_token(),
+        cases.clone(),
+        watch,
+    )?;
+    let runtime = measure("runtime", &driver, &args, Some(rt.pid())).await?;
+    settle(&sb, &rt, &http).await?;
+    let runtime_rss = rt.peak_rss_mib()?;
+    let synced = count_synced(&sb, &cases);
+    rt.stop()?;
+    if synced != cases.len() {
+        return Err(format!(
+            "runtime: only {synced} of {} incidents match their Case's Subject",
+            cases.len()
+        ));
+    }
+    let runtime = Measured {
+        rss_mib: Some(runtime_rss),
+        ..runtime
+    };
+
+    // The bare relay, on the same Cases.
+    let twins: HashMap<String, String> = sb
+        .snow_records("incident")
+        .into_iter()
+        .filter_map(|i| {
+            Some((
+                i.get("correlation_id")?.as_str()?.to_string(),
+                i.get("sys_id")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let (relay_url, relay_task) = relay::start(relay::Relay {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .build()
+            .map_err(|e| format!("relay client: {e}"))?,
+        secret: sb.config.sf_webhook_secret.clone(),
+        sf_url: sb.salesforce_url(),
+        sf_token: sb.salesforce_token(),
+        snow_url: sb.servicenow_url(),
+        snow_user: env.get("SNOW_USER").cloned().unwrap_or_default(),
+        snow_password: env.get("SNOW_PASSWORD").cloned().unwrap_or_default(),
+        twins,
+    })
+    .await?;
+    sb.set_webhook_url(SystemKind::Salesforce, Some(relay_url));
+    let relay = measure("bare relay", &driver, &args, None).await?;
+    let synced = count_synced(&sb, &cases);
+    relay_task.abort();
+    if synced != cases.len() {
+        return Err(format!(
+            "relay: only {synced} of {} incidents match their Case's Subject",
+            cases.len()
+        ));
+    }
+    let failed = sb.webhook_stats(SystemKind::Salesforce).failed;
+    if failed > 0 {
+        return Err(format!("the sandbox gave up on {failed} webhooks"));
+    }
+    report(&args, &runtime, &relay, open_rate);
+    sb.shutdown().await;
+    Ok(())
+}
+
+/// Creates the Cases (Type Infrastructure, so each opens an incident) and waits until the
+/// runtime opened every incident and carried its number back.
+async fn open_incidents(
+    sb: &seam_sandbox::RunningSandbox,
+    rt: &RuntimeProcess,
+    http: &reqwest::Client,
+    n: usize,
+) -> R<(Vec<String>, f64)> {
+    let t0 = Instant::now();
+    let mut cases = Vec::with_capacity(n);
+    for k in 0..n {
+        let id = sb
+            .sf_create(
+                "Case",
+                json!({"Subject": format!("case {k}"), "Type": "Infrastructure", "Priority": "Medium"}),
+                None,
+            )
+            .map_err(|e| format!("creating Case {k}: {e}"))?;
+        cases.push(id);
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let numbered = sb
+            .sf_records("Case")
+            .iter()
+            .filter(|c| c.get("Incident_Number__c").is_some_and(|v| !v.is_null()))
+            .count();
+        if numbered >= n && sb.snow_records("incident").len() >= n {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "setup: after 300 s only {numbered} of {n} Cases have their incident's number"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rate = n as f64 / t0.elapsed().as_secs_f64();
+    settle(sb, rt, http).await?;
+    Ok((cases, rate))
+}
+
+/// Waits until the sandbox delivered every webhook and the runtime's inbox is empty.
+async fn settle(
+    sb: &seam_sandbox::RunningSandbox,
+    rt: &RuntimeProcess,
+    http: &reqwest::Client,
+) -> R<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = sb.webhook_stats(SystemKind::Salesforce);
+        let sent = s.delivered + s.failed + s.dropped + s.unsent;
+        if sent >= s.emitted + s.duplicated && rt.inbox_depth(http).await? == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the runtime did not settle in 120 s: {s:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn measure(
+    name: &str,
+    driver: &std::sync::Arc<Driver>,
+    args: &Args,
+    runtime_pid: Option<u32>,
+) -> R<Measured> {
+    let warm = (args.events / 10).clamp(1, 2_000);
+    driver.closed(warm, args.window).await?;
+    let runtime_cpu = || runtime_pid.map(|p| cpu_secs(&p.to_string())).transpose();
+    let (rt0, here0) = (runtime_cpu()?, cpu_secs("self")?);
+    let closed = driver.closed(args.events, args.window).await?;
+    let (rt1, here1) = (runtime_cpu()?, cpu_secs("self")?);
+    let per_event = |a: f64, b: f64| (b - a) * 1000.0 / closed.events.max(1) as f64;
+    let cpu_ms_runtime = rt0.zip(rt1).map(|(a, b)| per_event(a, b));
+    let cpu_ms_here = per_event(here0, here1);
+    println!(
+        "{name}: closed loop {} events in {:.2} s: {:.0} events/s (p50 {:.1} ms, p99 {:.1} ms)",
+        closed.events,
+        closed.secs,
+        closed.rate(),
+        closed.pct(0.5),
+        closed.pct(0.99)
+    );
+    let open = driver.open(closed.rate() / 2.0, args.open_secs).await?;
+    println!(
+        "{name}: open loop {:.0} events/s for {:.0} s: p50 {:.1} ms, p99 {:.1} ms",
+        closed.rate() / 2.0,
+        args.open_secs,
+        open.pct(0.5),
+        open.pct(0.99)
+    );
+    Ok(Measured {
+        closed,
+        open,
+        rss_mib: None,
+        cpu_ms_runtime,
+        cpu_ms_here,
+    })
+}
+
+fn count_synced(sb: &seam_sandbox::RunningSandbox, cases: &[String]) -> usize {
+    let subjects: HashMap<String, Value> = sb
+        .snow_records("incident")
+        .into_iter()
+        .filter_map(|i| {
+            Some((
+                i.get("correlation_id")?.as_str()?.to_string(),
+                i.get("short_description")?.clone(),
+            ))
+        })
+        .collect();
+    cases
+        .iter()
+        .filter(|c| {
+            let subject = sb
+                .sf_record("Case", c)
+                .and_then(|r| r.get("Subject").cloned());
+            subject.is_some() && subjects.get(c.as_str()) == subject.as_ref()
+        })
+        .count()
+}
+
+fn report(args: &Args, rt: &Measured, relay: &Measured, open_rate: f64) {
+    let ok = |b: bool| if b { "yes" } else { "NO" };
+    let ratio = rt.closed.rate() / relay.closed.rate().max(1e-9);
+    let rss = rt.rss_mib.unwrap_or(f64::NAN);
+    println!();
+    println!(
+        "{} events closed loop ({} in flight), {} Cases, open loop {} s; {} cores",
+        args.events,
+        args.window,
+        args.cases,
+        args.open_secs,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("| figure | runtime | bare relay | target | met |\n| --- | ---: | ---: | --- | --- |");
+    println!(
+        "| synced events/s, closed loop | {:.0} | {:.0} | >= 2,000 | {} |",
+        rt.closed.rate(),
+        relay.closed.rate(),
+        ok(rt.closed.rate() >= 2_000.0)
+    );
+    println!(
+        "| runtime / relay throughput | {:.0}% | 100% | >= 50% | {} |",
+        ratio * 100.0,
+        ok(ratio >= 0.5)
+    );
+    println!(
+        "| end to end p50 / p99, closed loop (ms) | {:.1} / {:.1} | {:.1} / {:.1} | | |",
+        rt.closed.pct(0.5),
+        rt.closed.pct(0.99),
+        relay.closed.pct(0.5),
+        relay.closed.pct(0.99)
+    );
+    println!(
+        "| open loop rate (half the closed loop's) | {:.0}/s | {:.0}/s | | |",
+        rt.open.rate(),
+        relay.open.rate()
+    );
+    println!(
+        "| end to end p50 / p99, open loop (ms) | {:.1} / {:.1} | {:.1} / {:.1} | p99 <= 50 | {} |",
+        rt.open.pct(0.5),
+        rt.open.pct(0.99),
+        relay.open.pct(0.5),
+        relay.open.pct(0.99),
+        ok(rt.open.pct(0.99) <= 50.0)
+    );
+    println!(
+        "| peak RSS (VmHWM, MiB) | {rss:.1} | (in the sandbox's process) | <= 150 | {} |",
+        ok(rss <= 150.0)
+    );
+    println!(
+        "| CPU per event, closed loop: system under test (ms) | {:.2} | (in the sandbox's process) | | |",
+        rt.cpu_ms_runtime.unwrap_or(f64::NAN)
+    );
+    println!(
+        "| CPU per event, closed loop: sandbox + driver (+ relay) process (ms) | {:.2} | {:.2} | | |",
+        rt.cpu_ms_here, relay.cpu_ms_here
+    );
+    println!("| incidents opened from Case creations | {open_rate:.0}/s | | | |");
+}
