@@ -48,7 +48,10 @@ async fn a_deleted_incident_ends_the_pair_and_is_not_opened_again() {
         .await;
     eventually(10, "the pair ended", || ended(&w, &case).is_some()).await;
     let reason = ended(&w, &case).unwrap();
-    assert!(reason.contains(&incident) && reason.contains("snow.incident"), "{reason}");
+    assert!(
+        reason.contains(&incident) && reason.contains("snow.incident"),
+        "{reason}"
+    );
 
     // The case lives on, untouched; its next change neither writes to the dead incident nor
     // opens a new one, although the open rule still holds.
@@ -63,7 +66,11 @@ async fn a_deleted_incident_ends_the_pair_and_is_not_opened_again() {
     let chain = store.audit_of(&case, "Incident_Number__c", 10).unwrap();
     assert_eq!(chain[0].outcome, "unlinked", "{chain:#?}");
     assert_eq!(chain[0].old_value.as_deref(), Some(incident.as_str()));
-    assert!(chain[0].rule.contains("link `case_incident` ended"), "{}", chain[0].rule);
+    assert!(
+        chain[0].rule.contains("link `case_incident` ended"),
+        "{}",
+        chain[0].rule
+    );
     assert_eq!(chain[1].outcome, "written");
     w.shutdown().await;
 }
@@ -79,7 +86,10 @@ async fn a_deleted_case_leaves_its_incident_alone() {
     w.snow_patch(&incident, json!({"state": "2"})).await;
     w.settle().await;
     let inc = w.sb.snow_record("incident", &incident).unwrap();
-    assert_eq!(inc["short_description"], "Core switch down", "kept as it was");
+    assert_eq!(
+        inc["short_description"], "Core switch down",
+        "kept as it was"
+    );
     assert_eq!(inc["correlation_id"], Value::String(case.clone()));
     let store = &w.rt().store;
     assert!(store.dead_letters(false).unwrap().is_empty());
@@ -103,7 +113,10 @@ async fn a_twin_gone_without_its_event_ends_the_pair_on_the_404_of_a_write() {
     w.unmute();
     w.sf_patch("Case", &case, json!({"Subject": "Is anyone there?"}))
         .await;
-    eventually(10, "the pair ended on the 404", || ended(&w, &case).is_some()).await;
+    eventually(10, "the pair ended on the 404", || {
+        ended(&w, &case).is_some()
+    })
+    .await;
     assert!(ended(&w, &case).unwrap().contains("404 when written"));
     w.settle().await;
     let store = &w.rt().store;
@@ -112,7 +125,10 @@ async fn a_twin_gone_without_its_event_ends_the_pair_on_the_404_of_a_write() {
         "an ended pair, not a dead letter"
     );
     let m = w.rt().metrics.render(Default::default());
-    assert!(!m.contains("seam_retries_total{system=\"sf\"}"), "no retry storm: {m}");
+    assert!(
+        !m.contains("seam_retries_total{system=\"sf\"}"),
+        "no retry storm: {m}"
+    );
     assert!(w.incidents_for(&case).is_empty());
     w.shutdown().await;
 }

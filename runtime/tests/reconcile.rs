@@ -47,23 +47,46 @@ async fn drift_is_reported_then_repaired_and_a_clean_pair_reports_nothing() {
 
     // Someone edits both replicas directly, and no event reaches the runtime.
     w.mute();
-    w.snow_patch(&incident, json!({"short_description": "edited in ServiceNow", "urgency": "3"}))
-        .await;
+    w.snow_patch(
+        &incident,
+        json!({"short_description": "edited in ServiceNow", "urgency": "3"}),
+    )
+    .await;
     w.sf_patch("Case", &case, json!({"Incident_State__c": "Closed"}))
         .await;
-    let audit_before = engine.store.audit_of(&incident, "short_description", 50).unwrap();
+    let audit_before = engine
+        .store
+        .audit_of(&incident, "short_description", 50)
+        .unwrap();
 
     let report = reconcile(&engine, &all, false, &()).await.unwrap();
     let found: Vec<(&str, &str, Option<&str>, Option<&str>)> = report
         .drift
         .iter()
-        .map(|d| (d.record.as_str(), d.field.as_str(), d.expected.as_deref(), d.actual.as_deref()))
+        .map(|d| {
+            (
+                d.record.as_str(),
+                d.field.as_str(),
+                d.expected.as_deref(),
+                d.actual.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         found,
         vec![
-            (case.as_str(), "Incident_State__c", Some("New"), Some("Closed")),
-            (incident.as_str(), "short_description", Some("Core switch down"), Some("edited in ServiceNow")),
+            (
+                case.as_str(),
+                "Incident_State__c",
+                Some("New"),
+                Some("Closed")
+            ),
+            (
+                incident.as_str(),
+                "short_description",
+                Some("Core switch down"),
+                Some("edited in ServiceNow")
+            ),
             (incident.as_str(), "urgency", Some("1"), Some("3")),
         ],
         "{report:#?}"
@@ -74,12 +97,18 @@ async fn drift_is_reported_then_repaired_and_a_clean_pair_reports_nothing() {
     let inc = w.sb.snow_record("incident", &incident).unwrap();
     assert_eq!(inc["short_description"], "edited in ServiceNow");
     assert_eq!(
-        engine.store.audit_of(&incident, "short_description", 50).unwrap(),
+        engine
+            .store
+            .audit_of(&incident, "short_description", 50)
+            .unwrap(),
         audit_before
     );
 
     // One record's scope sees only its pair.
-    let scoped = Scope { record: Some(clean_case.clone()), ..Scope::default() };
+    let scoped = Scope {
+        record: Some(clean_case.clone()),
+        ..Scope::default()
+    };
     let r = reconcile(&engine, &scoped, false, &()).await.unwrap();
     assert_eq!((r.pairs, r.in_sync()), (1, true));
 
@@ -93,7 +122,10 @@ async fn drift_is_reported_then_repaired_and_a_clean_pair_reports_nothing() {
         field(&w.sb.sf_record("Case", &case), "Incident_State__c").as_deref(),
         Some("New")
     );
-    let chain = engine.store.audit_of(&incident, "short_description", 5).unwrap();
+    let chain = engine
+        .store
+        .audit_of(&incident, "short_description", 5)
+        .unwrap();
     assert_eq!(chain[0].source_event, CAUSE);
     assert_eq!(chain[0].outcome, "written");
     assert_eq!(chain[0].old_value.as_deref(), Some("edited in ServiceNow"));
@@ -117,25 +149,57 @@ async fn a_twin_that_is_gone_is_reported_and_its_pair_ended_on_apply() {
         .unwrap();
     assert_eq!(report.missing.len(), 1, "{report:#?}");
     let m = &report.missing[0];
-    assert_eq!((m.system.as_str(), m.record.as_str(), m.twin_record.as_str(), m.ended), ("snow", incident.as_str(), case.as_str(), false));
-    let link = engine.store.link_row("case_incident", true, &case).unwrap().unwrap();
+    assert_eq!(
+        (
+            m.system.as_str(),
+            m.record.as_str(),
+            m.twin_record.as_str(),
+            m.ended
+        ),
+        ("snow", incident.as_str(), case.as_str(), false)
+    );
+    let link = engine
+        .store
+        .link_row("case_incident", true, &case)
+        .unwrap()
+        .unwrap();
     assert!(link.live(), "a report ends nothing");
 
     let applied = reconcile(&engine, &Scope::default(), true, &())
         .await
         .unwrap();
     assert!(applied.missing[0].ended && applied.all_repaired());
-    let link = engine.store.link_row("case_incident", true, &case).unwrap().unwrap();
+    let link = engine
+        .store
+        .link_row("case_incident", true, &case)
+        .unwrap()
+        .unwrap();
     assert!(!link.live());
-    let chain = engine.store.audit_of(&case, "Incident_State__c", 5).unwrap();
-    assert_eq!((chain[0].outcome.as_str(), chain[0].source_event.as_str()), ("unlinked", CAUSE));
+    let chain = engine
+        .store
+        .audit_of(&case, "Incident_State__c", 5)
+        .unwrap();
+    assert_eq!(
+        (chain[0].outcome.as_str(), chain[0].source_event.as_str()),
+        ("unlinked", CAUSE)
+    );
     // Ended pairs are not checked again; nothing is re-created.
-    let again = reconcile(&engine, &Scope::default(), false, &()).await.unwrap();
+    let again = reconcile(&engine, &Scope::default(), false, &())
+        .await
+        .unwrap();
     assert_eq!((again.pairs, again.in_sync()), (0, true));
     assert!(w.incidents_for(&case).is_empty());
-    assert!(reconcile(&engine, &Scope { link: Some("nope".into()), ..Scope::default() }, false, &())
-        .await
-        .is_err());
+    assert!(reconcile(
+        &engine,
+        &Scope {
+            link: Some("nope".into()),
+            ..Scope::default()
+        },
+        false,
+        &()
+    )
+    .await
+    .is_err());
     w.shutdown().await;
 }
 
@@ -157,7 +221,11 @@ async fn reconcile_every_d_repairs_drift_inside_the_runtime() {
             .is_some_and(|i| i["short_description"] == "Core switch down")
     })
     .await;
-    let chain = w.rt().store.audit_of(&incident, "short_description", 5).unwrap();
+    let chain = w
+        .rt()
+        .store
+        .audit_of(&incident, "short_description", 5)
+        .unwrap();
     assert_eq!(chain[0].source_event, CAUSE);
     w.shutdown().await;
 }

@@ -60,7 +60,6 @@ async fn infrastructure_case_opens_an_incident_and_the_work_flows_back() {
     })
     .await;
 
-
     // A priority change on the Case flows across, mapped.
     w.sf_patch("Case", &case, json!({"Priority": "Low"})).await;
     eventually(10, "urgency 3 on the incident", || {
@@ -159,7 +158,10 @@ async fn an_open_rule_through_a_reference_reads_the_referenced_record() {
     })
     .await;
     w.settle().await;
-    assert!(w.incidents_for(&skipped).is_empty(), "a standard tier opens nothing");
+    assert!(
+        w.incidents_for(&skipped).is_empty(),
+        "a standard tier opens nothing"
+    );
     assert!(w.incidents_for(&orphan).is_empty(), "no account, no tier");
     assert!(w.rt().store.dead_letters(false).unwrap().is_empty());
     w.shutdown().await;

@@ -174,7 +174,12 @@ impl<'a> Context<'a> {
             return Ok(false);
         }
         let _pair = match lock {
-            true => Some(self.engine.pair_locks.lock(self.pair_key(&row.left_id)).await),
+            true => Some(
+                self.engine
+                    .pair_locks
+                    .lock(self.pair_key(&row.left_id))
+                    .await,
+            ),
             false => None,
         };
         self.end_pair(&row, self.from_left, "not found when read (deleted)")
@@ -208,7 +213,11 @@ impl<'a> Context<'a> {
         };
         let mut fields: Vec<&str> = fed.iter().map(|m| m.target.field.as_str()).collect();
         if let Some(k) = &link.key {
-            fields.push(if gone_left { &k.right.field } else { &k.left.field });
+            fields.push(if gone_left {
+                &k.right.field
+            } else {
+                &k.left.field
+            });
         }
         let rule = format!("link `{}` ended: {reason}", link.name);
         let rows: Vec<AuditEntry> = fields

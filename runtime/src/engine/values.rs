@@ -184,8 +184,14 @@ link l: sf.Case <-> snow.incident {
                 asked.clone(),
             )
         };
-        assert_eq!(eval(&cond, &view(json!({"Tier__c": "Strategic"}))), Ok(true));
-        assert_eq!(eval(&cond, &view(json!({"Tier__c": "Standard"}))), Ok(false));
+        assert_eq!(
+            eval(&cond, &view(json!({"Tier__c": "Strategic"}))),
+            Ok(true)
+        );
+        assert_eq!(
+            eval(&cond, &view(json!({"Tier__c": "Standard"}))),
+            Ok(false)
+        );
         // No account: the walk reads no value, which is not "Strategic".
         assert_eq!(eval(&cond, &view(Value::Null)), Ok(false));
         // A view that did not read the walk says so.

@@ -380,7 +380,9 @@ pub async fn every(engine: Arc<Engine>, period: Duration, mut shutdown: watch::R
                     tracing::error!(link = %e.link, left = %e.left, right = %e.right, "reconcile: pair not checked: {}", e.message);
                 }
             }
-            Err(e) => tracing::error!(error = %e, "reconcile: the run failed; the next runs in {period:?}"),
+            Err(e) => {
+                tracing::error!(error = %e, "reconcile: the run failed; the next runs in {period:?}")
+            }
         }
     }
 }

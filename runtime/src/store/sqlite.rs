@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    schema, AuditEntry, Backlog, DeadLetter, EventStatus, InboxEvent, Inserted, LinkRow,
-    NewEvent, ReplicaKey, Store, StoreError, StoreResult,
+    schema, AuditEntry, Backlog, DeadLetter, EventStatus, InboxEvent, Inserted, LinkRow, NewEvent,
+    ReplicaKey, Store, StoreError, StoreResult,
 };
 
 /// How hard a connection's commits are pushed to disk.

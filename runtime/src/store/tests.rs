@@ -155,11 +155,17 @@ fn an_ended_link_keeps_its_row_but_has_no_twin() {
     store.put_link("l", "c1", "i1", 1).unwrap();
     store.put_link("l", "c2", "i2", 1).unwrap();
     assert!(store.end_link("l", "c1", "i1", 5, "i1 deleted").unwrap());
-    assert!(!store.end_link("l", "c1", "i1", 6, "again").unwrap(), "ends once");
+    assert!(
+        !store.end_link("l", "c1", "i1", 6, "again").unwrap(),
+        "ends once"
+    );
     assert_eq!(store.link_twin("l", true, "c1").unwrap(), None);
     assert_eq!(store.link_twin("l", false, "i1").unwrap(), None);
     let row = store.link_row("l", false, "i1").unwrap().unwrap();
-    assert_eq!((row.ended_at, row.ended_reason.as_deref()), (Some(5), Some("i1 deleted")));
+    assert_eq!(
+        (row.ended_at, row.ended_reason.as_deref()),
+        (Some(5), Some("i1 deleted"))
+    );
     assert!(!row.live());
     // The ended pair still holds its records: neither can be linked again by accident.
     assert!(store.put_link("l", "c1", "i9", 7).is_err());
