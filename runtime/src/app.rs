@@ -19,6 +19,7 @@ use crate::engine::{default_retry, Engine};
 use crate::ingest::decode::EchoIdentity;
 use crate::ingest::{self, HookKind, HookSystem, IngestState};
 use crate::metrics::Metrics;
+use crate::reconcile;
 use crate::store::group::GroupCommit;
 use crate::store::offload::Offloaded;
 use crate::store::sqlite::{Durability, SqliteStore, WriteGate};
@@ -114,6 +115,77 @@ pub struct Running {
     ready: Arc<AtomicBool>,
     server: tokio::task::JoinHandle<()>,
     workers: tokio::task::JoinHandle<()>,
+    reconciler: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The connectors of the Plan's record systems, by alias, and the first ServiceNow basic-auth
+/// user (our echo identity there by default). `env` resolves the variables the Plan names.
+pub fn connect(
+    plan: &Plan,
+    sf_client_id: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(HashMap<String, Platform>, Option<String>), String> {
+    let http = http_client()?;
+    let mut platforms = HashMap::new();
+    let mut snow_user = None;
+    for sys in &plan.systems {
+        let url = || {
+            setting(
+                sys.url
+                    .as_ref()
+                    .ok_or_else(|| format!("system `{}` has no url", sys.alias))?,
+                env,
+                &format!("system `{}` url", sys.alias),
+            )
+        };
+        let platform = match sys.kind {
+            PlanSystemKind::Slack => continue,
+            PlanSystemKind::Salesforce => Platform::Salesforce(SalesforceClient::new(
+                &sys.alias,
+                http.clone(),
+                &url()?,
+                auth_param(sys, "client_id", env)?,
+                auth_param(sys, "client_secret", env)?,
+                sf_client_id.to_string(),
+            )),
+            PlanSystemKind::Servicenow => {
+                let user = auth_param(sys, "user", env)?;
+                snow_user.get_or_insert_with(|| user.clone());
+                Platform::ServiceNow(ServiceNowClient::new(
+                    &sys.alias,
+                    http.clone(),
+                    &url()?,
+                    user,
+                    auth_param(sys, "password", env)?,
+                ))
+            }
+        };
+        platforms.insert(sys.alias.clone(), platform);
+    }
+    Ok((platforms, snow_user))
+}
+
+/// An engine for a one-off tool (`seam reconcile`): the Plan's connectors over `state`, no
+/// webhooks, no workers.
+pub fn tool_engine(
+    plan: Plan,
+    state: &str,
+    sf_client_id: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Engine, String> {
+    let store: Arc<dyn Store> = Arc::new(Offloaded(
+        SqliteStore::open_url_with(state, Durability::Normal).map_err(|e| e.to_string())?,
+    ));
+    let (platforms, _) = connect(&plan, sf_client_id, env)?;
+    let retry = plan.policy.retry.clone().unwrap_or_else(default_retry);
+    Ok(Engine {
+        plan: Arc::new(plan),
+        store,
+        platforms,
+        metrics: Arc::new(Metrics::new()),
+        retry,
+        pair_locks: Default::default(),
+    })
 }
 
 /// Starts the runtime for `plan`; `env` resolves the variables the Plan names.
@@ -134,48 +206,11 @@ pub async fn start(
         SqliteStore::open_url_gated(&config.state, Durability::Normal, gate)
             .map_err(|e| e.to_string())?,
     ));
-    let http = http_client()?;
-    let mut platforms = HashMap::new();
+    let (platforms, snow_user) = connect(&plan, &config.sf_client_id, env)?;
     let mut hooks = HashMap::new();
-    let mut snow_user = None;
-    for sys in &plan.systems {
-        let platform = match sys.kind {
-            PlanSystemKind::Slack => continue,
-            PlanSystemKind::Salesforce => {
-                let url = setting(
-                    sys.url
-                        .as_ref()
-                        .ok_or_else(|| format!("system `{}` has no url", sys.alias))?,
-                    env,
-                    &format!("system `{}` url", sys.alias),
-                )?;
-                Platform::Salesforce(SalesforceClient::new(
-                    &sys.alias,
-                    http.clone(),
-                    &url,
-                    auth_param(sys, "client_id", env)?,
-                    auth_param(sys, "client_secret", env)?,
-                    config.sf_client_id.clone(),
-                ))
-            }
-            PlanSystemKind::Servicenow => {
-                let url = setting(
-                    sys.url
-                        .as_ref()
-                        .ok_or_else(|| format!("system `{}` has no url", sys.alias))?,
-                    env,
-                    &format!("system `{}` url", sys.alias),
-                )?;
-                let user = auth_param(sys, "user", env)?;
-                snow_user.get_or_insert_with(|| user.clone());
-                Platform::ServiceNow(ServiceNowClient::new(
-                    &sys.alias,
-                    http.clone(),
-                    &url,
-                    user,
-                    auth_param(sys, "password", env)?,
-                ))
-            }
+    for (alias, platform) in &platforms {
+        let Some(sys) = plan.systems.iter().find(|s| &s.alias == alias) else {
+            continue;
         };
         let kind = match platform {
             Platform::Salesforce(_) => HookKind::Salesforce,
@@ -204,7 +239,6 @@ pub async fn start(
                 organization_id,
             },
         );
-        platforms.insert(sys.alias.clone(), platform);
     }
     let metrics = Arc::new(Metrics::new());
     let retry = config
@@ -253,6 +287,14 @@ pub async fn start(
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     });
+    // `reconcile = every D`: drift repair in the background, stopped with the workers.
+    let reconciler = engine.plan.policy.reconcile_every_ms.map(|ms| {
+        tokio::spawn(reconcile::every(
+            engine.clone(),
+            std::time::Duration::from_millis(ms.max(1_000)),
+            rx.clone(),
+        ))
+    });
     let workers = tokio::spawn(worker::run(engine, config.workers, wake, rx));
     ready.store(true, Ordering::Relaxed);
     tracing::info!(%addr, "seam runtime listening");
@@ -264,6 +306,7 @@ pub async fn start(
         ready,
         server,
         workers,
+        reconciler,
     })
 }
 
@@ -274,6 +317,9 @@ impl Running {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
         let _ = self.workers.await;
+        if let Some(r) = self.reconciler {
+            let _ = r.await;
+        }
     }
 
     pub fn url(&self) -> String {

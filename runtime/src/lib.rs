@@ -11,6 +11,7 @@ pub mod connectors;
 pub mod engine;
 pub mod ingest;
 pub mod metrics;
+pub mod reconcile;
 pub mod store;
 
 pub use app::{start, Running, RuntimeConfig};

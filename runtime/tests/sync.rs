@@ -45,15 +45,18 @@ async fn infrastructure_case_opens_an_incident_and_the_work_flows_back() {
     let engineer =
         w.sb.snow_create(
             "sys_user",
-            json!({"user_name": "ada", "name": "Ada Lovelace"}),
+            // `name` is derived from the first and last names, as on the platform.
+            json!({"user_name": "ada", "first_name": "Ada", "last_name": "Lovelace"}),
         )
         .unwrap();
     w.snow_patch(&sys_id, json!({"state": "2", "assigned_to": engineer}))
         .await;
-    eventually(10, "state and assignee back on the case", || {
+    // `assigned_to` is a reference to sys_user feeding a text field: the user's name crosses
+    // (LANGUAGE.md rule 7), not the sys_id.
+    eventually(10, "state and assignee's name back on the case", || {
         let c = w.sb.sf_record("Case", &case);
         field(&c, "Incident_State__c").as_deref() == Some("In Progress")
-            && field(&c, "Incident_Assignee__c").as_deref() == Some(engineer.as_str())
+            && field(&c, "Incident_Assignee__c").as_deref() == Some("Ada Lovelace")
     })
     .await;
 
@@ -115,5 +118,51 @@ async fn a_case_of_another_type_opens_nothing() {
     })
     .await;
     assert!(w.incidents_for(&case).is_empty());
+    w.shutdown().await;
+}
+
+/// `open ... when` through a reference: the Case's Account's tier decides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_rule_through_a_reference_reads_the_referenced_record() {
+    let spec = spec().replace(
+        r#"open snow.incident when sf.Case.Type == "Infrastructure""#,
+        r#"open snow.incident when sf.Case.Account.Tier__c == "Strategic""#,
+    );
+    assert!(spec.contains("sf.Case.Account.Tier__c == \"Strategic\"\n"));
+    let w = World::start_spec(&spec, fast_retry(3)).await;
+    let (strategic, _) = w.customer("STRAT-1");
+    let (standard, _) = w.customer("STD-1");
+    w.sf_patch("Account", &strategic, json!({"Tier__c": "Strategic"}))
+        .await;
+    w.sf_patch("Account", &standard, json!({"Tier__c": "Standard"}))
+        .await;
+    let opened =
+        w.sb.sf_create(
+            "Case",
+            json!({"Subject": "Down", "Type": "Billing", "AccountId": strategic}),
+            None,
+        )
+        .unwrap();
+    let skipped =
+        w.sb.sf_create(
+            "Case",
+            json!({"Subject": "Down too", "Type": "Infrastructure", "AccountId": standard}),
+            None,
+        )
+        .unwrap();
+    let orphan =
+        w.sb.sf_create("Case", json!({"Subject": "No account"}), None)
+            .unwrap();
+    eventually(10, "an incident for the strategic customer's case", || {
+        w.incidents_for(&opened).len() == 1
+    })
+    .await;
+    w.settle().await;
+    assert!(
+        w.incidents_for(&skipped).is_empty(),
+        "a standard tier opens nothing"
+    );
+    assert!(w.incidents_for(&orphan).is_empty(), "no account, no tier");
+    assert!(w.rt().store.dead_letters(false).unwrap().is_empty());
     w.shutdown().await;
 }

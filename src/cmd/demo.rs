@@ -265,7 +265,7 @@ impl Stage {
             .sb
             .snow_create(
                 "sys_user",
-                json!({"user_name": "beth.anglin", "name": "Beth Anglin"}),
+                json!({"user_name": "beth.anglin", "first_name": "Beth", "last_name": "Anglin"}),
             )
             .map_err(|e| format!("creating the engineer failed: {e}"))?;
         self.snow_patch(&sys_id, json!({"assigned_to": engineer, "state": "2"}))
@@ -276,10 +276,11 @@ impl Stage {
         );
         self.wait_case(&case, "Incident_State__c", "In Progress")
             .await?;
+        // A reference feeding a text field carries the user's name, not the sys_id.
         let assignee = self
-            .wait("the assignee on the Case", || {
+            .wait("the assignee's name on the Case", || {
                 self.case_field(&case, "Incident_Assignee__c")
-                    .filter(|v| !v.is_empty())
+                    .filter(|v| v == "Beth Anglin")
             })
             .await?;
         tl.say(

@@ -8,6 +8,7 @@ pub mod dlq;
 pub mod fmt;
 pub mod graph;
 pub mod load;
+pub mod reconcile;
 pub mod run;
 pub mod sandbox;
 pub mod table;

@@ -1,5 +1,6 @@
 //! `seam why RECORD FIELD`: the audit chain of one field of one record, newest first — every
-//! cross-system write, creation and refusal, with the event, rule and plan behind it.
+//! cross-system write, creation and refusal, with the event, rule and plan behind it, and the
+//! end of the pair when its twin was deleted (`unlinked`).
 
 use clap::Args;
 use seam_runtime::store::sqlite::SqliteStore;
@@ -59,6 +60,18 @@ pub fn run(args: &WhyArgs) -> ExitCode {
         let at = chrono::DateTime::from_timestamp_millis(a.at)
             .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
             .unwrap_or_default();
+        if a.outcome == "unlinked" {
+            // The pair ended: the value stays, seam writes the field no more.
+            println!(
+                "{at}  unlinked {}\n    link   {}  (found by {} of {})\n    plan   {}",
+                a.rule,
+                a.link,
+                a.source_event,
+                a.source_system,
+                a.plan_hash.chars().take(12).collect::<String>()
+            );
+            continue;
+        }
         println!(
             "{at}  {:<8} {} -> {}\n    rule   {}\n    link   {}  (event {} from {})\n    plan   {}",
             a.outcome,

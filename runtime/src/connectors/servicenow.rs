@@ -1,5 +1,6 @@
 //! ServiceNow Table API with basic auth: GET one, GET list with `sysparm_query`, PATCH, POST.
-//! References are read as plain sys_ids (`sysparm_exclude_reference_link=true`). Errors keep
+//! References are read as plain sys_ids (`sysparm_exclude_reference_link=true`), or with their
+//! display values (`sysparm_display_value=all`) when a mapping carries them across. Errors keep
 //! the platform's `error.message` and `error.detail`; 429 honours `Retry-After`.
 
 use reqwest::{RequestBuilder, StatusCode};
@@ -121,10 +122,25 @@ impl ServiceNowClient {
         sys_id: &str,
         fields: &[&str],
     ) -> Result<Option<Record>, ConnectorError> {
+        self.get_with(table, sys_id, fields, false).await
+    }
+
+    /// One record; `display`: every field comes as `{"display_value", "value"}`
+    /// (`sysparm_display_value=all`), so a reference carries the referenced record's display
+    /// value beside its sys_id. `fields` may be dot-walked (`company.u_customer_key`).
+    pub async fn get_with(
+        &self,
+        table: &str,
+        sys_id: &str,
+        fields: &[&str],
+        display: bool,
+    ) -> Result<Option<Record>, ConnectorError> {
         let op = format!("GET {table}/{sys_id}");
+        let shown = if display { "all" } else { "false" };
         let req = self.http.get(self.url(table, Some(sys_id))).query(&[
             ("sysparm_fields", fields.join(",").as_str()),
             ("sysparm_exclude_reference_link", "true"),
+            ("sysparm_display_value", shown),
         ]);
         let (status, body) = self.send(&op, req).await?;
         if status == StatusCode::NOT_FOUND {

@@ -10,11 +10,15 @@
 //!   write finds nothing to do even when the platform's echo marker is missing.
 //! - A twin is created through the link key: the key is looked up first, so a retry or a
 //!   duplicate event never makes a second one.
+//! - A delete is not carried across: a record found gone (its delete event's read, any read
+//!   or write that 404s) ends its pair, and an ended pair is never written to or re-opened
+//!   (`sync`). Each system of record owns its records' lifecycle.
 //!
 //! Workflows (`workflow` blocks) and policy alerts are not executed yet.
 
+pub mod paths;
 pub mod platform;
-mod sync;
+pub(crate) mod sync;
 pub mod values;
 pub mod worker;
 
@@ -76,9 +80,6 @@ pub enum Outcome {
     Echo,
     /// Nothing differed.
     Nothing,
-    /// Not applied on purpose without reading the record (a delete, which is not carried
-    /// across yet).
-    Skipped,
 }
 
 impl Outcome {
@@ -87,7 +88,6 @@ impl Outcome {
             Outcome::Synced => "synced",
             Outcome::Echo => "echo",
             Outcome::Nothing => "nothing",
-            Outcome::Skipped => "skipped",
         }
     }
 
@@ -168,10 +168,6 @@ impl Engine {
         if e.echo {
             return Ok(Outcome::Echo);
         }
-        if e.operation == "delete" {
-            // Deletes are not carried across (yet): the twin stays, the link stays.
-            return Ok(Outcome::Skipped);
-        }
         let mut outcome = Outcome::Nothing;
         for link in &self.plan.links {
             for from_left in [true, false] {
@@ -181,7 +177,7 @@ impl Engine {
                         engine: self,
                         link,
                         from_left,
-                        event,
+                        cause: &e.idempotency_key,
                     };
                     if ctx.run(&e.record_id, true, true).await? {
                         outcome = Outcome::Synced;
@@ -192,7 +188,7 @@ impl Engine {
         Ok(outcome)
     }
 
-    fn platform(&self, alias: &str) -> Result<&Platform, SyncError> {
+    pub(crate) fn platform(&self, alias: &str) -> Result<&Platform, SyncError> {
         self.platforms.get(alias).ok_or_else(|| {
             SyncError::permanent(format!("system `{alias}` has no connector configured"))
         })

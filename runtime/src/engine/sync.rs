@@ -1,28 +1,49 @@
 //! One direction of one link for one record: read it, find (or open) its twin, write the
 //! difference. See the module docs of [`super`] for the guarantees.
+//!
+//! A record found gone (a delete event's read, or any read that 404s) ends its pair: the
+//! link row is marked ended, the survivor's replica fields get an `unlinked` audit row, and
+//! nothing is deleted on the other system. A twin that answers 404 to a write ends the pair
+//! the same way instead of retrying. An ended pair is never written to or re-opened.
 
 use seam_compiler::plan::{FieldPath, ObjectPath, PlanLink, PlanMapping};
 use serde_json::{Map, Value};
 use std::time::Instant;
 
-use super::platform::canonical;
-use super::values::{apply_map, condition_fields, eval};
+use super::paths::{self, Dialect, RecordView, Wants};
+use super::platform::{canonical, Platform};
+use super::values::{apply_map, display_targets, eval};
 use super::{Engine, SyncError};
-use crate::connectors::Record;
 use crate::metrics::Metrics;
-use crate::store::{now_ms, AuditEntry, InboxEvent, ReplicaKey};
+use crate::store::{now_ms, AuditEntry, LinkRow, ReplicaKey};
 
 pub struct Context<'a> {
     pub engine: &'a Engine,
     pub link: &'a PlanLink,
     pub from_left: bool,
-    pub event: &'a InboxEvent,
+    /// What caused this sync, for the audit's `source_event`: the event's idempotency key,
+    /// or `reconcile`.
+    pub cause: &'a str,
 }
 
 /// One replica field's wanted value.
-struct Wanted<'a> {
-    mapping: &'a PlanMapping,
-    value: Option<String>,
+pub(crate) struct Wanted<'a> {
+    pub mapping: &'a PlanMapping,
+    pub value: Option<String>,
+}
+
+/// A replica field to write: the wanted value and the value it replaces (for the audit).
+pub(crate) struct Change<'a> {
+    pub wanted: Wanted<'a>,
+    pub old: Option<String>,
+}
+
+/// What the store knows of a record's twin.
+enum Twin {
+    Live(String),
+    /// The pair ended: nothing is written or opened for it any more.
+    Ended,
+    Unlinked,
 }
 
 fn rule(m: &PlanMapping) -> String {
@@ -30,7 +51,7 @@ fn rule(m: &PlanMapping) -> String {
 }
 
 impl<'a> Context<'a> {
-    fn source(&self) -> &'a ObjectPath {
+    pub(crate) fn source(&self) -> &'a ObjectPath {
         if self.from_left {
             &self.link.left
         } else {
@@ -38,7 +59,7 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn target(&self) -> &'a ObjectPath {
+    pub(crate) fn target(&self) -> &'a ObjectPath {
         if self.from_left {
             &self.link.right
         } else {
@@ -46,7 +67,7 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn mappings(&self) -> &'a [PlanMapping] {
+    pub(crate) fn mappings(&self) -> &'a [PlanMapping] {
         if self.from_left {
             &self.link.left_to_right
         } else {
@@ -64,8 +85,40 @@ impl<'a> Context<'a> {
         })
     }
 
-    /// Syncs `record_id` across; `true` when something was written or created.
-    /// `lock`: take the pair's lock (false when the caller already holds it).
+    /// Adds what this direction reads of its source record: the mapped fields (display
+    /// values where a reference feeds text), the id, the key, the paths of its `open` rule.
+    pub(crate) fn source_wants(&self, wants: &mut Wants, platform: &Platform) {
+        let plan = &self.engine.plan;
+        wants.field(platform.id_field());
+        for m in self.mappings() {
+            match display_targets(plan, m) {
+                Some(targets) => wants.display(&m.source.field, targets),
+                None => wants.field(&m.source.field),
+            };
+        }
+        if let Some((k, _)) = self.key_fields() {
+            wants.field(&k.field);
+        }
+        for r in self.link.open.iter().filter(|r| &r.target == self.target()) {
+            wants.condition(&r.when);
+        }
+    }
+
+    /// Reads a record of this direction's source side with `wants`.
+    pub(crate) async fn read(
+        &self,
+        side: &ObjectPath,
+        record_id: &str,
+        wants: &Wants,
+    ) -> Result<Option<RecordView>, SyncError> {
+        let platform = self.engine.platform(&side.system)?;
+        paths::read(platform, &side.object, record_id, wants)
+            .await
+            .map_err(|e| SyncError::connector(&format!("reading {side} `{record_id}`"), e))
+    }
+
+    /// Syncs `record_id` across; `true` when something was written or created, or its pair
+    /// ended. `lock`: take the pair's lock (false when the caller already holds it).
     pub async fn run(
         &self,
         record_id: &str,
@@ -74,29 +127,17 @@ impl<'a> Context<'a> {
     ) -> Result<bool, SyncError> {
         let src = self.source();
         let platform = self.engine.platform(&src.system)?;
-        let mut fields: Vec<String> = self
-            .mappings()
-            .iter()
-            .map(|m| m.source.field.clone())
-            .collect();
-        fields.push(platform.id_field().into());
-        if let Some((k, _)) = self.key_fields() {
-            fields.push(k.field.clone());
-        }
-        for r in self.link.open.iter().filter(|r| &r.target == self.target()) {
-            condition_fields(&r.when, &mut fields);
-        }
-        fields.sort();
-        fields.dedup();
-        let names: Vec<&str> = fields.iter().map(String::as_str).collect();
-        let Some(record) = platform
-            .get(&src.object, record_id, &names)
-            .await
-            .map_err(|e| SyncError::connector(&format!("reading {src} `{record_id}`"), e))?
-        else {
-            return Ok(false);
+        let mut wants = Wants::new(Dialect::of(platform));
+        self.source_wants(&mut wants, platform);
+        let Some(record) = self.read(src, record_id, &wants).await? else {
+            // Gone: a delete event's read, or any read that 404s, is the same thing.
+            return self.source_gone(record_id, lock).await;
         };
-        let twin = self.find_twin(record_id, &record).await?;
+        let twin = match self.find_twin(record_id, &record).await? {
+            Twin::Live(t) => Some(t),
+            Twin::Ended => return Ok(false),
+            Twin::Unlinked => None,
+        };
         let wanted = self.wanted(record_id, &record).await?;
         let left_id = match (&twin, self.from_left) {
             (_, true) => record_id.to_string(),
@@ -105,36 +146,118 @@ impl<'a> Context<'a> {
             (None, false) => format!("right:{record_id}"),
         };
         let _pair = match lock {
-            true => Some(
-                self.engine
-                    .pair_locks
-                    .lock(format!("{}\u{1f}{left_id}", self.link.name))
-                    .await,
-            ),
+            true => Some(self.engine.pair_locks.lock(self.pair_key(&left_id)).await),
             false => None,
         };
         match twin {
-            Some(twin) => self.write_diff(&twin, wanted).await,
+            Some(twin) => {
+                let changes = self.changed_since_written(&twin, wanted)?;
+                self.write(record_id, &twin, changes).await
+            }
             None if may_open => self.open_twin(record_id, &record, wanted).await,
             None => Ok(false),
         }
     }
 
-    async fn find_twin(
+    /// The key of the pair lock of the pair whose left record is `left_id`.
+    pub(crate) fn pair_key(&self, left_id: &str) -> String {
+        format!("{}\u{1f}{left_id}", self.link.name)
+    }
+
+    /// The source record is gone: its live pair, if any, ends.
+    async fn source_gone(&self, record_id: &str, lock: bool) -> Result<bool, SyncError> {
+        let store = &self.engine.store;
+        let Some(row) = store.link_row(&self.link.name, self.from_left, record_id)? else {
+            return Ok(false);
+        };
+        if !row.live() {
+            return Ok(false);
+        }
+        let _pair = match lock {
+            true => Some(
+                self.engine
+                    .pair_locks
+                    .lock(self.pair_key(&row.left_id))
+                    .await,
+            ),
+            false => None,
+        };
+        self.end_pair(&row, self.from_left, "not found when read (deleted)")
+    }
+
+    /// Ends the pair `row` because its record on the left (`gone_left`) or right side is
+    /// gone. The survivor is left as it is (its own system owns its lifecycle); its replica
+    /// fields get an `unlinked` audit row so `seam why` shows when and why they stopped
+    /// following. `false` when the pair had already ended.
+    pub(crate) fn end_pair(
         &self,
-        record_id: &str,
-        record: &Record,
-    ) -> Result<Option<String>, SyncError> {
+        row: &LinkRow,
+        gone_left: bool,
+        how: &str,
+    ) -> Result<bool, SyncError> {
+        let link = self.link;
+        let (gone, gone_id, survivor, survivor_id) = if gone_left {
+            (&link.left, &row.left_id, &link.right, &row.right_id)
+        } else {
+            (&link.right, &row.right_id, &link.left, &row.left_id)
+        };
+        let reason = format!("{gone} `{gone_id}` is gone ({how})");
+        let store = &self.engine.store;
+        if !store.end_link(&link.name, &row.left_id, &row.right_id, now_ms(), &reason)? {
+            return Ok(false);
+        }
+        let fed = if gone_left {
+            &link.left_to_right
+        } else {
+            &link.right_to_left
+        };
+        let mut fields: Vec<&str> = fed.iter().map(|m| m.target.field.as_str()).collect();
+        if let Some(k) = &link.key {
+            fields.push(if gone_left {
+                &k.right.field
+            } else {
+                &k.left.field
+            });
+        }
+        let rule = format!("link `{}` ended: {reason}", link.name);
+        let rows: Vec<AuditEntry> = fields
+            .iter()
+            .map(|f| AuditEntry {
+                id: 0,
+                at: now_ms(),
+                source_system: gone.system.clone(),
+                source_event: self.cause.to_string(),
+                link: link.name.clone(),
+                rule: rule.clone(),
+                target_system: survivor.system.clone(),
+                target_object: survivor.object.clone(),
+                target_record: survivor_id.clone(),
+                field: f.to_string(),
+                old_value: Some(gone_id.clone()),
+                new_value: None,
+                plan_hash: self.engine.plan.spec_hash.clone(),
+                outcome: "unlinked".into(),
+            })
+            .collect();
+        store.append_audit(&rows)?;
+        tracing::info!(link = %link.name, gone = %gone_id, survivor = %survivor_id, "pair ended: {reason}; {survivor} `{survivor_id}` is kept");
+        Ok(true)
+    }
+
+    async fn find_twin(&self, record_id: &str, record: &RecordView) -> Result<Twin, SyncError> {
         let store = &self.engine.store;
         let name = &self.link.name;
-        if let Some(t) = store.link_twin(name, self.from_left, record_id)? {
-            return Ok(Some(t));
+        if let Some(row) = store.link_row(name, self.from_left, record_id)? {
+            return Ok(match row.live() {
+                true => Twin::Live(row.twin_of(self.from_left).to_string()),
+                false => Twin::Ended,
+            });
         }
         let Some((src_key, dst_key)) = self.key_fields() else {
-            return Ok(None);
+            return Ok(Twin::Unlinked);
         };
-        let Some(key_value) = canonical(record.get(&src_key.field)) else {
-            return Ok(None);
+        let Some(key_value) = record.field(&src_key.field) else {
+            return Ok(Twin::Unlinked);
         };
         let dst = self.target();
         let platform = self.engine.platform(&dst.system)?;
@@ -174,14 +297,21 @@ impl<'a> Context<'a> {
             };
             store.put_link(name, l, r, now_ms())?;
         }
-        Ok(twin)
+        Ok(twin.map_or(Twin::Unlinked, Twin::Live))
     }
 
     /// The replica values the source record asks for, mapping by mapping.
-    async fn wanted(&self, record_id: &str, record: &Record) -> Result<Vec<Wanted<'a>>, SyncError> {
+    pub(crate) async fn wanted(
+        &self,
+        record_id: &str,
+        record: &RecordView,
+    ) -> Result<Vec<Wanted<'a>>, SyncError> {
         let mut out = Vec::new();
         for m in self.mappings() {
-            let raw = canonical(record.get(&m.source.field));
+            let raw = match display_targets(&self.engine.plan, m) {
+                Some(_) => record.display(&m.source.field),
+                None => record.field(&m.source.field),
+            };
             let value = match (&m.value_map, &m.via) {
                 (Some(map), _) => match apply_map(map, raw.as_deref()) {
                     Ok(v) => v,
@@ -267,7 +397,7 @@ impl<'a> Context<'a> {
             id: 0,
             at: now_ms(),
             source_system: self.source().system.clone(),
-            source_event: self.event.event.idempotency_key.clone(),
+            source_event: self.cause.to_string(),
             link: self.link.name.clone(),
             rule,
             target_system: dst.system.clone(),
@@ -282,7 +412,7 @@ impl<'a> Context<'a> {
     }
 
     /// Splits wanted values into those the Plan allows and those it does not.
-    fn partition(&self, wanted: Vec<Wanted<'a>>) -> (Vec<Wanted<'a>>, Vec<Wanted<'a>>) {
+    pub(crate) fn partition(&self, wanted: Vec<Wanted<'a>>) -> (Vec<Wanted<'a>>, Vec<Wanted<'a>>) {
         let src = &self.source().system;
         wanted
             .into_iter()
@@ -312,7 +442,7 @@ impl<'a> Context<'a> {
     }
 
     /// The allowed values; the refused ones are audited against `target_record`.
-    fn guard(
+    pub(crate) fn guard(
         &self,
         target_record: &str,
         wanted: Vec<Wanted<'a>>,
@@ -322,10 +452,15 @@ impl<'a> Context<'a> {
         Ok(ok)
     }
 
-    async fn write_diff(&self, twin: &str, wanted: Vec<Wanted<'a>>) -> Result<bool, SyncError> {
+    /// The allowed fields whose wanted value differs from the value last written there (the
+    /// event path: an echo of our own write finds nothing).
+    fn changed_since_written(
+        &self,
+        twin: &str,
+        wanted: Vec<Wanted<'a>>,
+    ) -> Result<Vec<Change<'a>>, SyncError> {
         let dst = self.target();
         let store = &self.engine.store;
-        let platform = self.engine.platform(&dst.system)?;
         let mut changes = Vec::new();
         let last_written = store.last_written_of(&self.link.name, &dst.system, twin)?;
         for w in self.guard(twin, wanted)? {
@@ -335,18 +470,37 @@ impl<'a> Context<'a> {
                 None => w.value.is_none(),
             };
             if !unchanged {
-                changes.push((w, last.flatten()));
+                changes.push(Change {
+                    wanted: w,
+                    old: last.flatten(),
+                });
             }
         }
+        Ok(changes)
+    }
+
+    /// Writes `changes` to the twin of `record_id` in one update, then records the values
+    /// written and their audit rows together. A twin that answers 404 is gone: the pair
+    /// ends (no retry can bring it back). The changes must have passed [`Self::guard`].
+    pub(crate) async fn write(
+        &self,
+        record_id: &str,
+        twin: &str,
+        changes: Vec<Change<'a>>,
+    ) -> Result<bool, SyncError> {
         if changes.is_empty() {
             return Ok(false);
         }
+        let dst = self.target();
+        let store = &self.engine.store;
+        let platform = self.engine.platform(&dst.system)?;
         let body: Map<String, Value> = changes
             .iter()
-            .map(|(w, _)| {
+            .map(|c| {
                 (
-                    w.mapping.target.field.clone(),
-                    w.value
+                    c.wanted.mapping.target.field.clone(),
+                    c.wanted
+                        .value
                         .clone()
                         .map_or_else(|| platform.empty(), Value::String),
                 )
@@ -357,22 +511,40 @@ impl<'a> Context<'a> {
         self.observe(started);
         let fields: Vec<&str> = changes
             .iter()
-            .map(|(w, _)| w.mapping.target.field.as_str())
+            .map(|c| c.wanted.mapping.target.field.as_str())
             .collect();
-        written.map_err(|e| {
-            SyncError::connector(
-                &format!(
-                    "link `{}`: writing {dst} `{twin}` fields {}",
-                    self.link.name,
-                    fields.join(", ")
-                ),
-                e,
-            )
-        })?;
+        match written {
+            Ok(()) => {}
+            Err(e) if e.status == Some(404) => {
+                let (left_id, right_id) = match self.from_left {
+                    true => (record_id, twin),
+                    false => (twin, record_id),
+                };
+                let row = LinkRow {
+                    link: self.link.name.clone(),
+                    left_id: left_id.into(),
+                    right_id: right_id.into(),
+                    created_at: 0,
+                    ended_at: None,
+                    ended_reason: None,
+                };
+                return self.end_pair(&row, !self.from_left, "404 when written");
+            }
+            Err(e) => {
+                return Err(SyncError::connector(
+                    &format!(
+                        "link `{}`: writing {dst} `{twin}` fields {}",
+                        self.link.name,
+                        fields.join(", ")
+                    ),
+                    e,
+                ))
+            }
+        }
         let mut written = Vec::with_capacity(changes.len());
         let mut rows = Vec::with_capacity(changes.len());
-        for (w, old) in changes {
-            let field = &w.mapping.target.field;
+        for c in &changes {
+            let field = &c.wanted.mapping.target.field;
             written.push((
                 ReplicaKey {
                     link: &self.link.name,
@@ -380,14 +552,14 @@ impl<'a> Context<'a> {
                     record: twin,
                     field,
                 },
-                w.value.clone(),
+                c.wanted.value.clone(),
             ));
             rows.push(self.audit(
                 twin,
                 field,
-                rule(w.mapping),
-                old,
-                w.value.clone(),
+                rule(c.wanted.mapping),
+                c.old.clone(),
+                c.wanted.value.clone(),
                 "written",
             ));
         }
@@ -408,7 +580,7 @@ impl<'a> Context<'a> {
     async fn open_twin(
         &self,
         record_id: &str,
-        record: &Record,
+        record: &RecordView,
         wanted: Vec<Wanted<'a>>,
     ) -> Result<bool, SyncError> {
         let dst = self.target();
@@ -430,7 +602,7 @@ impl<'a> Context<'a> {
                 self.link.name
             )));
         };
-        let Some(key_value) = canonical(record.get(&src_key.field)) else {
+        let Some(key_value) = record.field(&src_key.field) else {
             return Err(SyncError::permanent(format!(
                 "{src_key} of `{record_id}` is empty: no twin can be keyed on it"
             )));
@@ -497,7 +669,7 @@ impl<'a> Context<'a> {
             engine: self.engine,
             link: self.link,
             from_left: !self.from_left,
-            event: self.event,
+            cause: self.cause,
         };
         Box::pin(back.run(&twin, false, false)).await?;
         Ok(true)

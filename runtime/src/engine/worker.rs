@@ -108,7 +108,7 @@ pub async fn process(engine: &Engine, event: InboxEvent) {
             engine.metrics.out(&system, outcome.as_str());
             let mut done = event.clone();
             if !outcome.read_state() {
-                // An echo or a skipped delete says nothing of the record's later changes:
+                // An echo says nothing of the record's later changes:
                 // finish this event alone, the next ones run.
                 done.covers_through = done.id;
             }

@@ -155,6 +155,34 @@ pub struct Backlog {
     pub dead_letters: u64,
 }
 
+/// A linked pair as the store remembers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRow {
+    pub link: String,
+    pub left_id: String,
+    pub right_id: String,
+    pub created_at: i64,
+    /// When the pair ended (one of its records was found gone); `None` while it is live.
+    pub ended_at: Option<i64>,
+    /// Why it ended: which record was gone and how it was found out.
+    pub ended_reason: Option<String>,
+}
+
+impl LinkRow {
+    pub fn live(&self) -> bool {
+        self.ended_at.is_none()
+    }
+
+    /// The other record of the pair.
+    pub fn twin_of(&self, from_left: bool) -> &str {
+        if from_left {
+            &self.right_id
+        } else {
+            &self.left_id
+        }
+    }
+}
+
 /// The identity of one replica field on one record, for the last-written values.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ReplicaKey<'a> {
@@ -188,8 +216,23 @@ pub trait Store: Send + Sync + 'static {
     fn release_claims(&self) -> StoreResult<u64>;
     fn event(&self, id: i64) -> StoreResult<Option<InboxEvent>>;
 
-    /// The twin of a record through a link: `left` true looks up by the left id.
+    /// The live twin of a record through a link: `left` true looks up by the left id. An
+    /// ended pair has no twin.
     fn link_twin(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<String>>;
+    /// The pair a record belongs to through a link, live or ended.
+    fn link_row(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<LinkRow>>;
+    /// Every pair of `link` (every link when `None`), live and ended, ordered by link and
+    /// left id.
+    fn links(&self, link: Option<&str>) -> StoreResult<Vec<LinkRow>>;
+    /// Ends a live pair; `false` when it was already ended (or is unknown).
+    fn end_link(
+        &self,
+        link: &str,
+        left_id: &str,
+        right_id: &str,
+        now: i64,
+        reason: &str,
+    ) -> StoreResult<bool>;
     /// Records a link; an existing identical link is fine, a conflicting one is an error.
     fn put_link(&self, link: &str, left_id: &str, right_id: &str, now: i64) -> StoreResult<()>;
 

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::{
-    AuditEntry, Backlog, DeadLetter, InboxEvent, Inserted, NewEvent, ReplicaKey, Store, StoreResult,
+    AuditEntry, Backlog, DeadLetter, InboxEvent, Inserted, LinkRow, NewEvent, ReplicaKey, Store,
+    StoreResult,
 };
 
 pub struct Offloaded<S>(pub S);
@@ -47,6 +48,15 @@ impl<S: Store> Store for Offloaded<S> {
     }
     fn link_twin(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<String>> {
         self.0.link_twin(link, left, id)
+    }
+    fn link_row(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<LinkRow>> {
+        blocking(|| self.0.link_row(link, left, id))
+    }
+    fn links(&self, link: Option<&str>) -> StoreResult<Vec<LinkRow>> {
+        blocking(|| self.0.links(link))
+    }
+    fn end_link(&self, link: &str, l: &str, r: &str, now: i64, why: &str) -> StoreResult<bool> {
+        blocking(|| self.0.end_link(link, l, r, now, why))
     }
     fn put_link(&self, link: &str, l: &str, r: &str, now: i64) -> StoreResult<()> {
         blocking(|| self.0.put_link(link, l, r, now))

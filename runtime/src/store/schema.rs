@@ -6,9 +6,10 @@ use rusqlite::{params, Connection};
 use super::{StoreError, StoreResult};
 
 /// Migrations, oldest first. Never edit a published one: append.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE inbox (
     id               INTEGER PRIMARY KEY,
     idempotency_key  TEXT NOT NULL UNIQUE,
@@ -80,7 +81,18 @@ CREATE TABLE cursors (
     value  TEXT NOT NULL
 );
 "#,
-)];
+    ),
+    // 2 is the workflows' migration (another branch); versions are applied in order.
+    (
+        3,
+        r#"
+-- A link ends when one of its records is gone (deleted, or 404 on read or write). The row
+-- stays, so a later event of the survivor neither writes to the dead twin nor opens a new one.
+ALTER TABLE links ADD COLUMN ended_at INTEGER;
+ALTER TABLE links ADD COLUMN ended_reason TEXT;
+"#,
+    ),
+];
 
 /// Brings the database up to the newest migration.
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    schema, AuditEntry, Backlog, DeadLetter, EventStatus, InboxEvent, Inserted, NewEvent,
+    schema, AuditEntry, Backlog, DeadLetter, EventStatus, InboxEvent, Inserted, LinkRow, NewEvent,
     ReplicaKey, Store, StoreError, StoreResult,
 };
 
@@ -155,6 +155,19 @@ impl SqliteStore {
     fn read(&self) -> MutexGuard<'_, Connection> {
         self.reader.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+const LINK_COLUMNS: &str = "link, left_id, right_id, created_at, ended_at, ended_reason";
+
+fn link_row(r: &Row<'_>) -> rusqlite::Result<LinkRow> {
+    Ok(LinkRow {
+        link: r.get(0)?,
+        left_id: r.get(1)?,
+        right_id: r.get(2)?,
+        created_at: r.get(3)?,
+        ended_at: r.get(4)?,
+        ended_reason: r.get(5)?,
+    })
 }
 
 const EVENT_COLUMNS: &str = "id, idempotency_key, system, object, record_id, operation, echo, \
@@ -412,14 +425,58 @@ impl Store for SqliteStore {
 
     fn link_twin(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<String>> {
         let sql = if left {
-            "SELECT right_id FROM links WHERE link = ?1 AND left_id = ?2"
+            "SELECT right_id FROM links WHERE link = ?1 AND left_id = ?2 AND ended_at IS NULL"
         } else {
-            "SELECT left_id FROM links WHERE link = ?1 AND right_id = ?2"
+            "SELECT left_id FROM links WHERE link = ?1 AND right_id = ?2 AND ended_at IS NULL"
         };
         self.read()
             .prepare_cached(sql)
             .and_then(|mut st| st.query_row(params![link, id], |r| r.get(0)).optional())
             .map_err(err("read link"))
+    }
+
+    fn link_row(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<LinkRow>> {
+        let by = if left { "left_id" } else { "right_id" };
+        self.lock()
+            .query_row(
+                &format!("SELECT {LINK_COLUMNS} FROM links WHERE link = ?1 AND {by} = ?2"),
+                params![link, id],
+                link_row,
+            )
+            .optional()
+            .map_err(err("read link"))
+    }
+
+    fn links(&self, link: Option<&str>) -> StoreResult<Vec<LinkRow>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {LINK_COLUMNS} FROM links WHERE ?1 IS NULL OR link = ?1 \
+                 ORDER BY link, left_id"
+            ))
+            .map_err(err("list links"))?;
+        let rows = stmt
+            .query_map(params![link], link_row)
+            .map_err(err("list links"))?;
+        rows.collect::<Result<_, _>>().map_err(err("list links"))
+    }
+
+    fn end_link(
+        &self,
+        link: &str,
+        left_id: &str,
+        right_id: &str,
+        now: i64,
+        reason: &str,
+    ) -> StoreResult<bool> {
+        self.lock()
+            .execute(
+                "UPDATE links SET ended_at = ?4, ended_reason = ?5 WHERE link = ?1 \
+                 AND left_id = ?2 AND right_id = ?3 AND ended_at IS NULL",
+                params![link, left_id, right_id, now, reason],
+            )
+            .map(|n| n > 0)
+            .map_err(err("end link"))
     }
 
     fn put_link(&self, link: &str, left_id: &str, right_id: &str, now: i64) -> StoreResult<()> {

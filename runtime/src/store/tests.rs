@@ -31,10 +31,10 @@ fn temp() -> (tempfile::TempDir, SqliteStore) {
 #[test]
 fn creates_the_file_in_wal_mode_and_migrates_once() {
     let (dir, store) = temp();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 3);
     drop(store);
     let again = SqliteStore::open(&dir.path().join("seam.db")).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 1);
+    assert_eq!(again.schema_version().unwrap(), 3);
     assert!(dir.path().join("seam.db-wal").exists() || dir.path().join("seam.db").exists());
 }
 
@@ -147,6 +147,33 @@ fn links_are_unique_both_ways() {
     store.put_link("l", "c1", "i1", 1).unwrap();
     assert!(store.put_link("l", "c1", "i2", 1).is_err());
     assert!(store.put_link("l", "c2", "i1", 1).is_err());
+}
+
+#[test]
+fn an_ended_link_keeps_its_row_but_has_no_twin() {
+    let (_dir, store) = temp();
+    store.put_link("l", "c1", "i1", 1).unwrap();
+    store.put_link("l", "c2", "i2", 1).unwrap();
+    assert!(store.end_link("l", "c1", "i1", 5, "i1 deleted").unwrap());
+    assert!(
+        !store.end_link("l", "c1", "i1", 6, "again").unwrap(),
+        "ends once"
+    );
+    assert_eq!(store.link_twin("l", true, "c1").unwrap(), None);
+    assert_eq!(store.link_twin("l", false, "i1").unwrap(), None);
+    let row = store.link_row("l", false, "i1").unwrap().unwrap();
+    assert_eq!(
+        (row.ended_at, row.ended_reason.as_deref()),
+        (Some(5), Some("i1 deleted"))
+    );
+    assert!(!row.live());
+    // The ended pair still holds its records: neither can be linked again by accident.
+    assert!(store.put_link("l", "c1", "i9", 7).is_err());
+    let all = store.links(Some("l")).unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[1].live() && all[1].left_id == "c2");
+    assert!(store.links(Some("other")).unwrap().is_empty());
+    assert_eq!(store.links(None).unwrap().len(), 2);
 }
 
 #[test]

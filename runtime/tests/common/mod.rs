@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 pub struct World {
+    /// The spec the runtime runs.
+    pub spec: String,
     pub sb: RunningSandbox,
     pub rt: Option<Running>,
     pub dir: tempfile::TempDir,
@@ -49,11 +51,17 @@ pub fn fast_retry(attempts: u32) -> RetryPolicy {
 
 impl World {
     pub async fn start(retry: RetryPolicy) -> World {
+        World::start_spec(&spec(), retry).await
+    }
+
+    /// The sandbox and the runtime for another spec (same systems and credentials).
+    pub async fn start_spec(spec: &str, retry: RetryPolicy) -> World {
         let mut config = SandboxConfig::ephemeral();
-        config.catalog = seam_compiler::catalog_for_spec(&spec()).unwrap();
+        config.catalog = seam_compiler::catalog_for_spec(spec).unwrap();
         let sb = seam_sandbox::start(config).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let mut w = World {
+            spec: spec.to_string(),
             sb,
             rt: None,
             dir,
@@ -80,7 +88,7 @@ impl World {
             },
             ..RuntimeConfig::default()
         };
-        let rt = seam_runtime::start(plan(), config, &|k| env.get(k).cloned())
+        let rt = seam_runtime::start(self.plan(), config, &|k| env.get(k).cloned())
             .await
             .unwrap();
         self.sb.set_webhook_url(
@@ -92,6 +100,75 @@ impl World {
             Some(format!("{}/hooks/snow", rt.url())),
         );
         self.rt = Some(rt);
+    }
+
+    pub fn plan(&self) -> seam_compiler::Plan {
+        match seam_compiler::compile(&self.spec) {
+            (_, Some(plan)) => plan,
+            (c, None) => panic!("the spec does not compile: {:?}", c.diagnostics),
+        }
+    }
+
+    /// An engine over the runtime's state and the sandbox, as `seam reconcile` builds one.
+    pub fn tool_engine(&self) -> seam_runtime::engine::Engine {
+        let env = env_of(&self.sb);
+        let state = format!("sqlite://{}", self.dir.path().join("seam.db").display());
+        seam_runtime::app::tool_engine(self.plan(), &state, "seam", &|k| env.get(k).cloned())
+            .unwrap()
+    }
+
+    /// Deletes a record through the platform's API, as a person would.
+    pub async fn delete(&self, system: SystemKind, object: &str, id: &str) {
+        let req = match system {
+            SystemKind::Salesforce => self
+                .http
+                .delete(format!(
+                    "{}/services/data/v62.0/sobjects/{object}/{id}",
+                    self.sb.salesforce_url()
+                ))
+                .bearer_auth(self.sb.salesforce_token()),
+            _ => {
+                let c = &self.sb.config.credentials;
+                self.http
+                    .delete(format!(
+                        "{}/api/now/table/{object}/{id}",
+                        self.sb.servicenow_url()
+                    ))
+                    .basic_auth(&c.snow_username, Some(&c.snow_password))
+            }
+        };
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 204, "delete {object} {id}");
+    }
+
+    /// Stops the sandbox's change webhooks (a lost event, a direct edit nobody hears of).
+    pub fn mute(&self) {
+        self.sb.set_webhook_url(SystemKind::Salesforce, None);
+        self.sb.set_webhook_url(SystemKind::ServiceNow, None);
+    }
+
+    /// Points the webhooks at the runtime again.
+    pub fn unmute(&self) {
+        let url = self.rt().url();
+        self.sb
+            .set_webhook_url(SystemKind::Salesforce, Some(format!("{url}/hooks/sf")));
+        self.sb
+            .set_webhook_url(SystemKind::ServiceNow, Some(format!("{url}/hooks/snow")));
+    }
+
+    /// Waits until every event the sandbox sent is delivered and handled.
+    pub async fn settle(&self) {
+        let store = self.rt().store.clone();
+        eventually(10, "the inbox drained", || {
+            store.backlog(seam_runtime::store::now_ms()).unwrap().depth == 0
+        })
+        .await;
+        // Deliveries still in flight land in the inbox; drain again after a beat.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        eventually(10, "the inbox drained", || {
+            store.backlog(seam_runtime::store::now_ms()).unwrap().depth == 0
+        })
+        .await;
     }
 
     pub fn rt(&self) -> &Running {
