@@ -13,6 +13,7 @@ use tokio::sync::{watch, Notify};
 use crate::connectors::http_client;
 use crate::connectors::salesforce::SalesforceClient;
 use crate::connectors::servicenow::ServiceNowClient;
+use crate::connectors::slack::SlackClient;
 use crate::engine::platform::Platform;
 use crate::engine::worker::{self, WorkerConfig};
 use crate::engine::{default_retry, Engine};
@@ -35,6 +36,11 @@ pub struct RuntimeConfig {
     /// Replaces the Plan's retry policy (tests, operations).
     pub retry: Option<RetryPolicy>,
     pub workers: WorkerConfig,
+    /// The Slack Web API base URL for Slack systems whose spec sets no `url`
+    /// (default `https://slack.com`; the sandbox's in tests and demos).
+    pub slack_url: Option<String>,
+    /// How often the policy's alerts are evaluated.
+    pub alert_interval: std::time::Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -46,6 +52,8 @@ impl Default for RuntimeConfig {
             snow_echo_user: None,
             retry: None,
             workers: WorkerConfig::default(),
+            slack_url: None,
+            alert_interval: std::time::Duration::from_secs(15),
         }
     }
 }
@@ -94,6 +102,7 @@ pub struct Running {
     ready: Arc<AtomicBool>,
     server: tokio::task::JoinHandle<()>,
     workers: tokio::task::JoinHandle<()>,
+    alerts: tokio::task::JoinHandle<()>,
 }
 
 /// Starts the runtime for `plan`; `env` resolves the variables the Plan names.
@@ -114,9 +123,24 @@ pub async fn start(
     let mut platforms = HashMap::new();
     let mut hooks = HashMap::new();
     let mut snow_user = None;
+    let mut slack = HashMap::new();
     for sys in &plan.systems {
         let platform = match sys.kind {
-            PlanSystemKind::Slack => continue,
+            PlanSystemKind::Slack => {
+                let url = match &sys.url {
+                    Some(u) => setting(u, env, &format!("system `{}` url", sys.alias))?,
+                    None => config
+                        .slack_url
+                        .clone()
+                        .unwrap_or_else(|| "https://slack.com".into()),
+                };
+                let token = auth_param(sys, "token", env)?;
+                slack.insert(
+                    sys.alias.clone(),
+                    SlackClient::new(&sys.alias, http.clone(), &url, token),
+                );
+                continue;
+            }
             PlanSystemKind::Salesforce => {
                 let url = setting(
                     sys.url
@@ -185,6 +209,7 @@ pub async fn start(
         plan: Arc::new(plan),
         store: store.clone(),
         platforms,
+        slack,
         metrics: metrics.clone(),
         retry,
         pair_locks: Default::default(),
@@ -218,6 +243,11 @@ pub async fn start(
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     });
+    let alerts = tokio::spawn(crate::workflow::alerts::run(
+        engine.clone(),
+        config.alert_interval,
+        rx.clone(),
+    ));
     let workers = tokio::spawn(worker::run(engine, config.workers, wake, rx));
     ready.store(true, Ordering::Relaxed);
     tracing::info!(%addr, "seam runtime listening");
@@ -229,6 +259,7 @@ pub async fn start(
         ready,
         server,
         workers,
+        alerts,
     })
 }
 
@@ -239,6 +270,7 @@ impl Running {
         let _ = self.shutdown.send(true);
         let _ = self.server.await;
         let _ = self.workers.await;
+        let _ = self.alerts.await;
     }
 
     pub fn url(&self) -> String {

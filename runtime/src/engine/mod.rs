@@ -10,11 +10,11 @@
 //!   write finds nothing to do even when the platform's echo marker is missing.
 //! - A twin is created through the link key: the key is looked up first, so a retry or a
 //!   duplicate event never makes a second one.
-//!
-//! Workflows (`workflow` blocks) and policy alerts are not executed yet.
+//! - After the links, the workflows that watch the event's record run ([`crate::workflow`]):
+//!   their triggers are detected against state, and their steps run durably, each once.
 
 pub mod platform;
-mod sync;
+pub mod sync;
 pub mod values;
 pub mod worker;
 
@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::connectors::slack::SlackClient;
 use crate::connectors::{ConnectorError, ErrorClass};
 use crate::metrics::Metrics;
 use crate::store::{InboxEvent, Store, StoreError};
@@ -102,6 +103,8 @@ pub struct Engine {
     pub plan: Arc<Plan>,
     pub store: Arc<dyn Store>,
     pub platforms: HashMap<String, Platform>,
+    /// Slack systems by alias, for workflow actions and alerts.
+    pub slack: HashMap<String, SlackClient>,
     pub metrics: Arc<Metrics>,
     pub retry: RetryPolicy,
     /// One lock per linked pair (link + left id) while its diff is computed and written: the
@@ -183,16 +186,19 @@ impl Engine {
                         from_left,
                         event,
                     };
-                    if ctx.run(&e.record_id, true, true).await? {
+                    if ctx.run(&e.record_id, sync::Open::IfRuleHolds, true).await? {
                         outcome = Outcome::Synced;
                     }
                 }
             }
         }
+        if crate::workflow::on_event(self, event).await? {
+            outcome = Outcome::Synced;
+        }
         Ok(outcome)
     }
 
-    fn platform(&self, alias: &str) -> Result<&Platform, SyncError> {
+    pub fn platform(&self, alias: &str) -> Result<&Platform, SyncError> {
         self.platforms.get(alias).ok_or_else(|| {
             SyncError::permanent(format!("system `{alias}` has no connector configured"))
         })
@@ -250,6 +256,7 @@ mod tests {
             plan: Arc::new(plan),
             store: Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap()),
             platforms: HashMap::new(),
+            slack: HashMap::new(),
             metrics: Arc::new(Metrics::new()),
             retry: RetryPolicy {
                 attempts: 8,

@@ -82,7 +82,9 @@ fn operand(o: &Operand, rec: &Record) -> Result<Option<String>, String> {
     }
 }
 
-fn compare(a: Option<&str>, op: CompareOp, b: Option<&str>) -> bool {
+/// Compares two values: as numbers when both parse as numbers, else as text; a missing value
+/// is smaller than any value.
+pub fn compare(a: Option<&str>, op: CompareOp, b: Option<&str>) -> bool {
     let ord = match (
         a.and_then(|x| x.parse::<f64>().ok()),
         b.and_then(|x| x.parse::<f64>().ok()),
