@@ -76,6 +76,8 @@ impl World {
                 concurrency: 16,
                 poll: Duration::from_millis(20),
             },
+            slack_url: Some(self.sb.slack_url()),
+            alert_interval: Duration::from_millis(50),
             ..RuntimeConfig::default()
         };
         let rt = seam_runtime::start(plan(), config, &|k| env.get(k).cloned())
@@ -122,6 +124,52 @@ impl World {
             .into_iter()
             .filter(|i| i.get("correlation_id").and_then(Value::as_str) == Some(case_id))
             .collect()
+    }
+
+    /// A customer on both sides whose Account has this `Tier__c`; returns the Account Id.
+    pub fn tiered_customer(&self, key: &str, tier: &str) -> String {
+        let account = self
+            .sb
+            .sf_create(
+                "Account",
+                json!({"Name": format!("{key} Ltd"), "Customer_Key__c": key, "Tier__c": tier}),
+                None,
+            )
+            .unwrap();
+        self.sb
+            .snow_create(
+                "core_company",
+                json!({"name": format!("{key} Ltd"), "u_customer_key": key}),
+            )
+            .unwrap();
+        account
+    }
+
+    /// Salesforce records of `object` whose `field` is `value`.
+    pub fn sf_where(&self, object: &str, field: &str, value: &str) -> Vec<Value> {
+        self.sb
+            .sf_records(object)
+            .into_iter()
+            .filter(|r| r.get(field).and_then(Value::as_str) == Some(value))
+            .collect()
+    }
+
+    /// Posts a webhook body to the runtime, signed as the sandbox signs its Salesforce events.
+    pub async fn post_sf_hook(&self, body: &Value) -> u16 {
+        let ts = (chrono_now_secs()).to_string();
+        let bytes = body.to_string().into_bytes();
+        let sig = seam_sandbox::sign(&self.sb.config.sf_webhook_secret, &ts, &bytes);
+        self.http
+            .post(format!("{}/hooks/sf", self.rt().url()))
+            .header(seam_sandbox::TIMESTAMP_HEADER, ts)
+            .header(seam_sandbox::SIGNATURE_HEADER, sig)
+            .header("content-type", "application/json")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     }
 
     /// An engineer's change to an incident, through the Table API.
@@ -182,4 +230,11 @@ pub fn field(v: &Option<Value>, name: &str) -> Option<String> {
         .and_then(|r| r.get(name))
         .and_then(Value::as_str)
         .map(String::from)
+}
+
+fn chrono_now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
