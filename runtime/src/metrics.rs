@@ -158,11 +158,7 @@ impl Metrics {
             "Workflow steps finished or failed, per workflow",
             m.workflow_steps.clone(),
         );
-        registry.register(
-            "alerts",
-            "Policy alerts sent or failed",
-            m.alerts.clone(),
-        );
+        registry.register("alerts", "Policy alerts sent or failed", m.alerts.clone());
         registry.register(
             "inbox_depth",
             "Pending and in-flight events",

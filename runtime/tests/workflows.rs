@@ -19,7 +19,10 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 fn text(v: &Value, f: &str) -> String {
-    v.get(f).and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get(f)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A Case on `account`, Type `Question` so the link's own `open ... when` never opens an
@@ -50,8 +53,7 @@ async fn case_on(w: &World, account: &str, subject: &str) -> (String, String) {
 }
 
 fn channel(w: &World, name: &str) -> Vec<Value> {
-    w.sb
-        .slack_channels()
+    w.sb.slack_channels()
         .into_iter()
         .filter(|c| text(c, "name") == name)
         .collect()
@@ -73,17 +75,29 @@ async fn a_strategic_case_becoming_critical_runs_every_step_once() {
     let account = w.tiered_customer("ACME", "Strategic");
     let owner = text(&w.sb.sf_record("Account", &account).unwrap(), "OwnerId");
     let (case, number) = case_on(&w, &account, "Checkout API returns 502").await;
-    w.sf_patch("Case", &case, json!({"Priority": "Critical"})).await;
+    w.sf_patch("Case", &case, json!({"Priority": "Critical"}))
+        .await;
 
     let bridge = format!("sev1-{number}");
     eventually(15, "the run to finish", || runs_done(&w, &case) == 1).await;
     let incidents = w.incidents_for(&case);
     assert_eq!(incidents.len(), 1, "one incident, opened through the link");
-    assert_eq!(text(&incidents[0], "short_description"), "Checkout API returns 502");
-    assert_eq!(text(&incidents[0], "urgency"), "1", "the link's mappings wrote it");
+    assert_eq!(
+        text(&incidents[0], "short_description"),
+        "Checkout API returns 502"
+    );
+    assert_eq!(
+        text(&incidents[0], "urgency"),
+        "1",
+        "the link's mappings wrote it"
+    );
     let tasks = w.sf_where("Task", "WhatId", &case);
     assert_eq!(tasks.len(), 1);
-    assert_eq!(text(&tasks[0], "OwnerId"), owner, "the account owner's task");
+    assert_eq!(
+        text(&tasks[0], "OwnerId"),
+        owner,
+        "the account owner's task"
+    );
     assert_eq!(
         text(&tasks[0], "Subject"),
         format!("Sev-1 on {number}: Checkout API returns 502")
@@ -112,16 +126,15 @@ async fn a_strategic_case_becoming_critical_runs_every_step_once() {
 
     // The same trigger delivered again under another replay id (a relay's redelivery), the
     // exact duplicate, and an unrelated edit: state says Priority was Critical already.
-    let trigger = w
-        .sb
-        .events(SystemKind::Salesforce)
-        .into_iter()
-        .rfind(|e| {
-            e.pointer("/payload/ChangeEventHeader/changedFields")
-                .and_then(Value::as_array)
-                .is_some_and(|f| f.iter().any(|f| f == "Priority"))
-        })
-        .unwrap();
+    let trigger =
+        w.sb.events(SystemKind::Salesforce)
+            .into_iter()
+            .rfind(|e| {
+                e.pointer("/payload/ChangeEventHeader/changedFields")
+                    .and_then(Value::as_array)
+                    .is_some_and(|f| f.iter().any(|f| f == "Priority"))
+            })
+            .unwrap();
     let mut redelivered = trigger.clone();
     redelivered["event"]["replayId"] = json!(999_999);
     assert_eq!(w.post_sf_hook(&trigger).await, 200);
@@ -153,12 +166,17 @@ async fn a_strategic_case_becoming_critical_runs_every_step_once() {
         store.observed_value(&key).unwrap() == Some(Some("High".into()))
     })
     .await;
-    w.sf_patch("Case", &case, json!({"Priority": "Critical"})).await;
+    w.sf_patch("Case", &case, json!({"Priority": "Critical"}))
+        .await;
     eventually(15, "the second run to finish", || runs_done(&w, &case) == 2).await;
     assert_eq!(channel(&w, &bridge).len(), 1, "the channel is reused");
     assert_eq!(w.sb.slack_messages(&bridge).len(), 2);
     assert_eq!(w.sf_where("Task", "WhatId", &case).len(), 2);
-    assert_eq!(w.incidents_for(&case).len(), 1, "the twin is found, not opened again");
+    assert_eq!(
+        w.incidents_for(&case).len(),
+        1,
+        "the twin is found, not opened again"
+    );
     let metrics = w.rt().metrics.render(Default::default());
     assert!(
         metrics.contains(r#"seam_workflow_runs_total{workflow="sev1_bridge",outcome="done"} 2"#),
@@ -172,12 +190,17 @@ async fn a_case_that_is_not_strategic_runs_nothing() {
     let w = World::start(fast_retry(3)).await;
     let account = w.tiered_customer("SMALL", "Standard");
     let (case, number) = case_on(&w, &account, "Printer jammed").await;
-    w.sf_patch("Case", &case, json!({"Priority": "Critical"})).await;
+    w.sf_patch("Case", &case, json!({"Priority": "Critical"}))
+        .await;
     // A strategic one after it, as the marker that the first was handled.
     let strategic = w.tiered_customer("BIG", "Strategic");
     let (other, _) = case_on(&w, &strategic, "Core switch down").await;
-    w.sf_patch("Case", &other, json!({"Priority": "Critical"})).await;
-    eventually(15, "the strategic run to finish", || runs_done(&w, &other) == 1).await;
+    w.sf_patch("Case", &other, json!({"Priority": "Critical"}))
+        .await;
+    eventually(15, "the strategic run to finish", || {
+        runs_done(&w, &other) == 1
+    })
+    .await;
     assert!(w.rt().store.runs_of_record("sf", &case).unwrap().is_empty());
     assert!(w.sf_where("Task", "WhatId", &case).is_empty());
     assert!(w.incidents_for(&case).is_empty());
@@ -197,7 +220,8 @@ async fn a_failing_slack_step_dead_letters_and_resumes_on_replay_without_a_secon
             ..FaultConfig::default()
         },
     );
-    w.sf_patch("Case", &case, json!({"Priority": "Critical"})).await;
+    w.sf_patch("Case", &case, json!({"Priority": "Critical"}))
+        .await;
     let store = w.rt().store.clone();
     eventually(15, "the event to dead-letter", || {
         !store.dead_letters(false).unwrap().is_empty()
@@ -211,21 +235,34 @@ async fn a_failing_slack_step_dead_letters_and_resumes_on_replay_without_a_secon
         "HTTP 500",
         "internal_error",
     ] {
-        assert!(letter.reason.contains(part), "`{part}` not in: {}", letter.reason);
+        assert!(
+            letter.reason.contains(part),
+            "`{part}` not in: {}",
+            letter.reason
+        );
     }
     // Steps 1 and 2 are done, once; step 3 was attempted three times.
     let run = store.runs_of_record("sf", &case).unwrap().remove(0);
     let steps = store.run_steps(run.id).unwrap();
     assert_eq!(steps.len(), 3);
-    assert!(steps[..2].iter().all(|s| s.status == StepStatus::Done && s.attempts == 1));
+    assert!(steps[..2]
+        .iter()
+        .all(|s| s.status == StepStatus::Done && s.attempts == 1));
     assert_eq!(steps[2].status, StepStatus::Begun);
     assert_eq!(steps[2].attempts, 3);
     assert_eq!(w.sf_where("Task", "WhatId", &case).len(), 1);
 
     w.sb.set_faults(SystemKind::Slack, FaultConfig::default());
     assert!(store.replay_dead_letter(letter.id, now_ms()).unwrap());
-    eventually(15, "the replayed run to finish", || runs_done(&w, &case) == 1).await;
-    assert_eq!(w.sf_where("Task", "WhatId", &case).len(), 1, "no second Task");
+    eventually(15, "the replayed run to finish", || {
+        runs_done(&w, &case) == 1
+    })
+    .await;
+    assert_eq!(
+        w.sf_where("Task", "WhatId", &case).len(),
+        1,
+        "no second Task"
+    );
     assert_eq!(w.incidents_for(&case).len(), 1);
     let bridge = format!("sev1-{number}");
     assert_eq!(channel(&w, &bridge).len(), 1);
@@ -258,8 +295,12 @@ async fn the_backlog_alert_fires_once_when_dead_letters_pass_the_threshold() {
         },
     );
     for n in 0..10 {
-        w.sb.sf_create("Case", json!({"Subject": format!("outage {n}"), "Type": "Infrastructure"}), None)
-            .unwrap();
+        w.sb.sf_create(
+            "Case",
+            json!({"Subject": format!("outage {n}"), "Type": "Infrastructure"}),
+            None,
+        )
+        .unwrap();
     }
     let store = w.rt().store.clone();
     eventually(15, "ten dead letters", || {
@@ -272,10 +313,17 @@ async fn the_backlog_alert_fires_once_when_dead_letters_pass_the_threshold() {
         "10 is not over the threshold of 10"
     );
     for n in 10..13 {
-        w.sb.sf_create("Case", json!({"Subject": format!("outage {n}"), "Type": "Infrastructure"}), None)
-            .unwrap();
+        w.sb.sf_create(
+            "Case",
+            json!({"Subject": format!("outage {n}"), "Type": "Infrastructure"}),
+            None,
+        )
+        .unwrap();
     }
-    eventually(15, "the alert", || !w.sb.slack_messages("seam-ops").is_empty()).await;
+    eventually(15, "the alert", || {
+        !w.sb.slack_messages("seam-ops").is_empty()
+    })
+    .await;
     // Many evaluations later, still one message: the rising edge only.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let messages = w.sb.slack_messages("seam-ops");
@@ -284,6 +332,81 @@ async fn the_backlog_alert_fires_once_when_dead_letters_pass_the_threshold() {
     assert!(said.starts_with("seam backlog: 1"), "{said}");
     assert!(said.contains(" dead letters, lag "), "{said}");
     let metrics = w.rt().metrics.render(Default::default());
-    assert!(metrics.contains(r#"seam_alerts_total{outcome="sent"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"seam_alerts_total{outcome="sent"} 1"#),
+        "{metrics}"
+    );
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_writing_a_replica_is_refused_audited_and_never_sent() {
+    use seam_compiler::plan::{
+        FieldPath, Literal, ObjectPath, PlanAssignment, PlanStep, PlanValue,
+    };
+    // The compiler rejects this spec (rule 7); a hand-edited Plan must meet the same wall.
+    let mut plan = plan();
+    let field = |f: &str| FieldPath {
+        system: "sf".into(),
+        object: "Case".into(),
+        field: f.into(),
+    };
+    let literal = |v: &str| PlanValue::Literal {
+        value: Literal::String(v.into()),
+    };
+    plan.workflows[0].steps.push(PlanStep::Update {
+        object: ObjectPath {
+            system: "sf".into(),
+            object: "Case".into(),
+        },
+        link: None,
+        assignments: vec![
+            PlanAssignment {
+                field: field("Incident_Number__c"),
+                value: literal("INC-FORGED"),
+            },
+            PlanAssignment {
+                field: field("Description"),
+                value: literal("sev-1 bridge open"),
+            },
+        ],
+    });
+    let w = World::start_with(fast_retry(3), plan).await;
+    let account = w.tiered_customer("ACME", "Strategic");
+    let (case, _) = case_on(&w, &account, "Checkout API returns 502").await;
+    w.sf_patch("Case", &case, json!({"Priority": "Critical"}))
+        .await;
+    eventually(15, "the run to finish", || runs_done(&w, &case) == 1).await;
+    let record = w.sb.sf_record("Case", &case).unwrap();
+    assert_eq!(
+        text(&record, "Description"),
+        "sev-1 bridge open",
+        "the owned field is written"
+    );
+    assert_ne!(
+        text(&record, "Incident_Number__c"),
+        "INC-FORGED",
+        "the replica is not"
+    );
+    // The workflow's own write crosses the link like a person's edit.
+    eventually(10, "the description on the incident", || {
+        w.incidents_for(&case)
+            .first()
+            .is_some_and(|i| text(i, "description") == "sev-1 bridge open")
+    })
+    .await;
+    let refused = w
+        .rt()
+        .store
+        .audit_of(&case, "Incident_Number__c", 10)
+        .unwrap();
+    let row = refused.iter().find(|a| a.outcome == "refused").unwrap();
+    assert_eq!(row.rule, "workflow sev1_bridge step 5: sf.update Case");
+    assert_eq!(row.new_value.as_deref(), Some("INC-FORGED"));
+    let metrics = w.rt().metrics.render(Default::default());
+    assert!(
+        metrics.contains(r#"seam_refused_writes_total{system="sf"} 1"#),
+        "{metrics}"
+    );
     w.shutdown().await;
 }

@@ -9,7 +9,7 @@ use super::{StoreError, StoreResult};
 const MIGRATIONS: &[(i64, &str)] = &[
     (
         1,
-    r#"
+        r#"
 CREATE TABLE inbox (
     id               INTEGER PRIMARY KEY,
     idempotency_key  TEXT NOT NULL UNIQUE,

@@ -267,13 +267,20 @@ fn a_database_at_version_one_is_migrated_to_workflows() {
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), 2);
     assert!(store.runs_of_record("sf", "500A").unwrap().is_empty());
-    assert_eq!(store.backlog(2_000).unwrap().depth, 1, "the old inbox is kept");
+    assert_eq!(
+        store.backlog(2_000).unwrap().depth,
+        1,
+        "the old inbox is kept"
+    );
 }
 
 #[test]
 fn observed_values_and_runs_are_written_together_and_runs_are_unique() {
     let (_dir, store) = temp();
-    assert_eq!(store.observed_value(&observed("500A", "Priority")).unwrap(), None);
+    assert_eq!(
+        store.observed_value(&observed("500A", "Priority")).unwrap(),
+        None
+    );
     let started = store
         .start_runs(
             &[(observed("500A", "Priority"), Some("Critical".into()))],
@@ -328,7 +335,10 @@ fn steps_begin_count_attempts_and_finish_with_output_and_audit() {
     assert_eq!(steps.len(), 1);
     assert_eq!(steps[0].status, StepStatus::Begun);
     assert_eq!(steps[0].attempts, 2);
-    assert_eq!(steps[0].begun_at, 20, "the first attempt's time bounds its effects");
+    assert_eq!(
+        steps[0].begun_at, 20,
+        "the first attempt's time bounds its effects"
+    );
     store
         .finish_step(run, 1, r#"{"id":"00T1"}"#, &[step_audit("00T1")], 40)
         .unwrap();

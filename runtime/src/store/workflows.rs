@@ -229,7 +229,8 @@ pub(super) fn run_steps(conn: &Connection, run: i64) -> StoreResult<Vec<StepStat
             })
         })
         .map_err(err("query run steps"))?;
-    rows.collect::<Result<_, _>>().map_err(err("read run steps"))
+    rows.collect::<Result<_, _>>()
+        .map_err(err("read run steps"))
 }
 
 pub(super) fn begin_step(conn: &Connection, run: i64, step: u32, now: i64) -> StoreResult<()> {

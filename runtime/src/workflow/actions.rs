@@ -33,7 +33,9 @@ fn arg<'a>(
     name: &str,
 ) -> Result<&'a str, SyncError> {
     args.get(name).map(String::as_str).ok_or_else(|| {
-        SyncError::permanent(format!("{system}.{action}: the argument `{name}` is missing"))
+        SyncError::permanent(format!(
+            "{system}.{action}: the argument `{name}` is missing"
+        ))
     })
 }
 
@@ -62,10 +64,9 @@ pub async fn perform(
             let id = match slack.create_channel(name).await {
                 Ok(id) => id,
                 Err(e) if e.code.as_deref() == Some("name_taken") => {
-                    let found = slack
-                        .find_channel(name)
-                        .await
-                        .map_err(|e| SyncError::connector(&what("finding the existing channel"), e))?;
+                    let found = slack.find_channel(name).await.map_err(|e| {
+                        SyncError::connector(&what("finding the existing channel"), e)
+                    })?;
                     let Some(id) = found else {
                         return Err(SyncError::permanent(what(&format!(
                             "Slack says `{name}` is taken but the bot cannot see a channel of that name (private or archived?); rename or unarchive it"
@@ -78,7 +79,10 @@ pub async fn perform(
                     id
                 }
                 Err(e) => {
-                    return Err(SyncError::connector(&what(&format!("creating `{name}`")), e))
+                    return Err(SyncError::connector(
+                        &what(&format!("creating `{name}`")),
+                        e,
+                    ))
                 }
             };
             Ok(Acted {

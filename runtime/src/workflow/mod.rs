@@ -20,8 +20,8 @@
 //!   and ends in a dead letter whose reason names the workflow, the step and the platform's
 //!   error; `seam dlq replay` resumes the run at that step.
 
-pub mod alerts;
 mod actions;
+pub mod alerts;
 pub mod read;
 mod steps;
 pub mod template;
@@ -148,8 +148,7 @@ async fn detect(
             operation: &e.operation,
             prior,
             current,
-            event_says_changed: field
-                .and_then(|f| changed.as_ref().map(|c| c.contains(&f.field))),
+            event_says_changed: field.and_then(|f| changed.as_ref().map(|c| c.contains(&f.field))),
         };
         if !trigger::fires(&w.trigger, &o) {
             continue;

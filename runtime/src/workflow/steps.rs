@@ -77,7 +77,12 @@ pub async fn execute(
     run: &WorkflowRun,
     event: &InboxEvent,
 ) -> Result<(), SyncError> {
-    let Some(wf) = engine.plan.workflows.iter().find(|w| w.name == run.workflow) else {
+    let Some(wf) = engine
+        .plan
+        .workflows
+        .iter()
+        .find(|w| w.name == run.workflow)
+    else {
         tracing::warn!(workflow = %run.workflow, run = run.id, "the plan no longer has this workflow: its unfinished run is left as it is");
         return Ok(());
     };
@@ -155,7 +160,12 @@ impl Run<'_> {
     }
 
     fn rule(&self, n: u32, step: &PlanStep) -> String {
-        format!("workflow {} step {}: {}", self.wf.name, n + 1, describe(step))
+        format!(
+            "workflow {} step {}: {}",
+            self.wf.name,
+            n + 1,
+            describe(step)
+        )
     }
 
     fn audit(
@@ -184,7 +194,12 @@ impl Run<'_> {
         }
     }
 
-    async fn step(&mut self, n: u32, step: &PlanStep, begun: Option<i64>) -> Result<Done, SyncError> {
+    async fn step(
+        &mut self,
+        n: u32,
+        step: &PlanStep,
+        begun: Option<i64>,
+    ) -> Result<Done, SyncError> {
         let rule = self.rule(n, step);
         match step {
             PlanStep::Open { target, link } => self.open(&rule, target, link).await,
@@ -196,7 +211,10 @@ impl Run<'_> {
                 object,
                 link,
                 assignments,
-            } => self.update(&rule, object, link.as_deref(), assignments).await,
+            } => {
+                self.update(&rule, object, link.as_deref(), assignments)
+                    .await
+            }
             PlanStep::Action {
                 system,
                 action,
@@ -344,7 +362,11 @@ impl Run<'_> {
             .as_ref()
             .map(|k| if from_left { &k.right } else { &k.left })
             .map_or("id", |k| k.field.as_str());
-        let outcome = if existed.is_some() { "linked" } else { "opened" };
+        let outcome = if existed.is_some() {
+            "linked"
+        } else {
+            "opened"
+        };
         // The twin's fields were audited by the link's own rules; this row says why it opened.
         let audit = vec![self.audit(
             rule,
@@ -377,9 +399,8 @@ impl Run<'_> {
         let mut ok = Vec::new();
         let mut refused = Vec::new();
         for a in assignments {
-            let v = template::value(&a.value, &self.values).map_err(|why| {
-                SyncError::permanent(format!("the value of {}: {why}", a.field))
-            })?;
+            let v = template::value(&a.value, &self.values)
+                .map_err(|why| SyncError::permanent(format!("the value of {}: {why}", a.field)))?;
             match refusal(self.engine, &a.field) {
                 Some(why) => {
                     tracing::warn!(workflow = %self.wf.name, field = %a.field, record, "write refused: {why}");
@@ -427,9 +448,10 @@ impl Run<'_> {
                 (id, "adopted")
             }
             None => {
-                let id = platform.create(&object.object, &body).await.map_err(|e| {
-                    SyncError::connector(&format!("creating {object}"), e)
-                })?;
+                let id = platform
+                    .create(&object.object, &body)
+                    .await
+                    .map_err(|e| SyncError::connector(&format!("creating {object}"), e))?;
                 (id, "created")
             }
         };
@@ -465,9 +487,7 @@ impl Run<'_> {
                 }
             }
         };
-        let (fields, mut audit) = self
-            .assignments(rule, object, &record, assignments)
-            .await?;
+        let (fields, mut audit) = self.assignments(rule, object, &record, assignments).await?;
         if fields.is_empty() {
             return Ok(Done { value: None, audit });
         }
@@ -495,7 +515,9 @@ impl Run<'_> {
                 field: f,
             };
             // Remembered so that this write's echo is not taken for a trigger.
-            self.engine.store.set_last_written(&key, v.as_deref(), now)?;
+            self.engine
+                .store
+                .set_last_written(&key, v.as_deref(), now)?;
             audit.push(self.audit(
                 rule,
                 (&object.system, &object.object, &record),
@@ -503,6 +525,23 @@ impl Run<'_> {
                 v.clone(),
                 "written",
             ));
+        }
+        // Its echo is marked as ours and skipped, so carry what crosses a link now, as a
+        // person's edit of the same fields would be.
+        for link in self
+            .engine
+            .plan
+            .links
+            .iter()
+            .filter(|l| &l.left == object || &l.right == object)
+        {
+            let ctx = Context {
+                engine: self.engine,
+                link,
+                from_left: &link.left == object,
+                event: self.event,
+            };
+            ctx.run(&record, Open::IfRuleHolds, true).await?;
         }
         Ok(Done { value: None, audit })
     }

@@ -27,9 +27,12 @@ fn binding(scope: &dyn Scope, name: &str) -> Result<String, String> {
 }
 
 fn metric(scope: &dyn Scope, m: Metric) -> Result<String, String> {
-    scope
-        .metric(m)
-        .ok_or_else(|| format!("the metric `{}` is only known to policy alerts", metric_name(m)))
+    scope.metric(m).ok_or_else(|| {
+        format!(
+            "the metric `{}` is only known to policy alerts",
+            metric_name(m)
+        )
+    })
 }
 
 pub fn metric_name(m: Metric) -> &'static str {
@@ -67,10 +70,7 @@ fn render_metric(m: Metric, scope: &dyn Scope) -> Result<String, String> {
     let raw = metric(scope, m)?;
     Ok(match m {
         Metric::DeadLetter => raw,
-        Metric::Lag => raw
-            .parse::<u64>()
-            .map(duration_text)
-            .unwrap_or(raw),
+        Metric::Lag => raw.parse::<u64>().map(duration_text).unwrap_or(raw),
     })
 }
 
@@ -209,7 +209,9 @@ mod tests {
     #[test]
     fn renders_paths_lets_and_metrics_and_leaves_empty_paths_empty() {
         let mut scope = Map::default();
-        scope.paths.insert("sf.Case.CaseNumber".into(), "00001001".into());
+        scope
+            .paths
+            .insert("sf.Case.CaseNumber".into(), "00001001".into());
         scope.lets.insert("bridge".into(), "C0123".into());
         scope.metrics.insert("dead_letter", "12".into());
         scope.metrics.insert("lag", "312000".into());
@@ -231,7 +233,9 @@ mod tests {
                 metric: Metric::DeadLetter,
             },
             text(" dead, lag "),
-            TemplatePart::Metric { metric: Metric::Lag },
+            TemplatePart::Metric {
+                metric: Metric::Lag,
+            },
         ];
         assert_eq!(
             render(&parts, &scope).unwrap(),
@@ -242,9 +246,21 @@ mod tests {
     #[test]
     fn a_missing_let_or_a_metric_outside_alerts_is_an_error() {
         let scope = Map::default();
-        let e = render(&[TemplatePart::Binding { name: "bridge".into() }], &scope).unwrap_err();
+        let e = render(
+            &[TemplatePart::Binding {
+                name: "bridge".into(),
+            }],
+            &scope,
+        )
+        .unwrap_err();
         assert!(e.contains("`bridge` has no value yet"), "{e}");
-        let e = render(&[TemplatePart::Metric { metric: Metric::Lag }], &scope).unwrap_err();
+        let e = render(
+            &[TemplatePart::Metric {
+                metric: Metric::Lag,
+            }],
+            &scope,
+        )
+        .unwrap_err();
         assert!(e.contains("only known to policy alerts"), "{e}");
     }
 
@@ -274,7 +290,10 @@ mod tests {
         };
         assert!(eval(&cond, &scope).unwrap());
         scope.metrics.insert("dead_letter", "9".into());
-        assert!(!eval(&cond, &scope).unwrap(), "9 is not > 10, 9s is not > 5m");
+        assert!(
+            !eval(&cond, &scope).unwrap(),
+            "9 is not > 10, 9s is not > 5m"
+        );
         scope.metrics.insert("lag", "300001".into());
         assert!(eval(&cond, &scope).unwrap());
     }
@@ -282,7 +301,9 @@ mod tests {
     #[test]
     fn guards_read_walked_paths_and_picklist_literals() {
         let mut scope = Map::default();
-        scope.paths.insert("sf.Account.Tier__c".into(), "Strategic".into());
+        scope
+            .paths
+            .insert("sf.Account.Tier__c".into(), "Strategic".into());
         let guard = Condition::Compare {
             left: Operand::Field {
                 path: path("Account", "Tier__c"),
@@ -294,6 +315,9 @@ mod tests {
         };
         assert!(eval(&guard, &scope).unwrap());
         scope.paths.clear();
-        assert!(!eval(&guard, &scope).unwrap(), "no account: the guard does not hold");
+        assert!(
+            !eval(&guard, &scope).unwrap(),
+            "no account: the guard does not hold"
+        );
     }
 }

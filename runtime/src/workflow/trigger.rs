@@ -128,12 +128,29 @@ mod tests {
     #[test]
     fn becomes_fires_on_the_transition_against_the_observed_value() {
         let t = becomes_critical();
-        assert!(fires(&t, &obs("update", Some(Some("High")), Some("Critical"), None)));
-        assert!(fires(&t, &obs("update", Some(None), Some("Critical"), None)));
+        assert!(fires(
+            &t,
+            &obs("update", Some(Some("High")), Some("Critical"), None)
+        ));
+        assert!(fires(
+            &t,
+            &obs("update", Some(None), Some("Critical"), None)
+        ));
         // Already Critical when last seen: a duplicate, a replay, a Subject edit.
-        assert!(!fires(&t, &obs("update", Some(Some("Critical")), Some("Critical"), Some(true))));
+        assert!(!fires(
+            &t,
+            &obs(
+                "update",
+                Some(Some("Critical")),
+                Some("Critical"),
+                Some(true)
+            )
+        ));
         // Not Critical now (it moved on before we read it): state is truth.
-        assert!(!fires(&t, &obs("update", Some(Some("High")), Some("Low"), Some(true))));
+        assert!(!fires(
+            &t,
+            &obs("update", Some(Some("High")), Some("Low"), Some(true))
+        ));
     }
 
     #[test]
@@ -142,18 +159,30 @@ mod tests {
         // Created with the value already set: fires.
         assert!(fires(&t, &obs("create", None, Some("Critical"), None)));
         // An update that says Priority changed: fires.
-        assert!(fires(&t, &obs("update", None, Some("Critical"), Some(true))));
+        assert!(fires(
+            &t,
+            &obs("update", None, Some("Critical"), Some(true))
+        ));
         // An update of another field, or one that does not say: does not.
-        assert!(!fires(&t, &obs("update", None, Some("Critical"), Some(false))));
+        assert!(!fires(
+            &t,
+            &obs("update", None, Some("Critical"), Some(false))
+        ));
         assert!(!fires(&t, &obs("update", None, Some("Critical"), None)));
     }
 
     #[test]
     fn changes_fires_on_any_difference_but_not_on_create() {
         let t = PlanTrigger::Changes { field: priority() };
-        assert!(fires(&t, &obs("update", Some(Some("High")), Some("Low"), None)));
+        assert!(fires(
+            &t,
+            &obs("update", Some(Some("High")), Some("Low"), None)
+        ));
         assert!(fires(&t, &obs("update", Some(Some("High")), None, None)));
-        assert!(!fires(&t, &obs("update", Some(Some("High")), Some("High"), Some(true))));
+        assert!(!fires(
+            &t,
+            &obs("update", Some(Some("High")), Some("High"), Some(true))
+        ));
         assert!(fires(&t, &obs("update", None, Some("Low"), Some(true))));
         assert!(!fires(&t, &obs("update", None, Some("Low"), None)));
         assert!(!fires(&t, &obs("create", None, Some("Low"), Some(true))));

@@ -63,7 +63,26 @@ impl World {
         w
     }
 
+    /// Like [`World::start`], with a Plan the test changed.
+    pub async fn start_with(retry: RetryPolicy, plan: seam_compiler::Plan) -> World {
+        let mut config = SandboxConfig::ephemeral();
+        config.catalog = seam_compiler::catalog_for_spec(&spec()).unwrap();
+        let sb = seam_sandbox::start(config).await.unwrap();
+        let mut w = World {
+            sb,
+            rt: None,
+            dir: tempfile::tempdir().unwrap(),
+            http: reqwest::Client::new(),
+        };
+        w.start_runtime_with(retry, plan).await;
+        w
+    }
+
     pub async fn start_runtime(&mut self, retry: RetryPolicy) {
+        self.start_runtime_with(retry, plan()).await;
+    }
+
+    pub async fn start_runtime_with(&mut self, retry: RetryPolicy, plan: seam_compiler::Plan) {
         let env = env_of(&self.sb);
         let config = RuntimeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -80,7 +99,7 @@ impl World {
             alert_interval: Duration::from_millis(50),
             ..RuntimeConfig::default()
         };
-        let rt = seam_runtime::start(plan(), config, &|k| env.get(k).cloned())
+        let rt = seam_runtime::start(plan, config, &|k| env.get(k).cloned())
             .await
             .unwrap();
         self.sb.set_webhook_url(
