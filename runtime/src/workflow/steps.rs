@@ -331,7 +331,8 @@ impl Run<'_> {
             .find(|l| l.name == link_name)
             .ok_or_else(|| SyncError::permanent(format!("the plan has no link `{link_name}`")))?;
         let from_left = link.left == self.trigger && &link.right == target;
-        if !from_left && !(link.right == self.trigger && &link.left == target) {
+        let from_right = link.right == self.trigger && &link.left == target;
+        if !(from_left || from_right) {
             return Err(SyncError::permanent(format!(
                 "link `{link_name}` does not join {} and {target}",
                 self.trigger
