@@ -45,6 +45,8 @@ fn spawn(sb: &seam_sandbox::RunningSandbox, state: &str, port: u16) -> Child {
         .env("SNOW_USER", &c.snow_username)
         .env("SNOW_PASSWORD", &c.snow_password)
         .env("SNOW_WEBHOOK_SECRET", &sb.config.snow_webhook_secret)
+        .env("SLACK_BOT_TOKEN", &c.slack_token)
+        .env("SEAM_SLACK_URL", sb.slack_url())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

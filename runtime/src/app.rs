@@ -13,6 +13,7 @@ use tokio::sync::{watch, Notify};
 use crate::connectors::http_client;
 use crate::connectors::salesforce::SalesforceClient;
 use crate::connectors::servicenow::ServiceNowClient;
+use crate::connectors::slack::SlackClient;
 use crate::engine::platform::Platform;
 use crate::engine::worker::{self, WorkerConfig};
 use crate::engine::{default_retry, Engine};
@@ -40,6 +41,11 @@ pub struct RuntimeConfig {
     /// Replaces the Plan's retry policy (tests, operations).
     pub retry: Option<RetryPolicy>,
     pub workers: WorkerConfig,
+    /// The Slack Web API base URL for Slack systems whose spec sets no `url`
+    /// (default `https://slack.com`; the sandbox's in tests and demos).
+    pub slack_url: Option<String>,
+    /// How often the policy's alerts are evaluated.
+    pub alert_interval: std::time::Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -52,6 +58,8 @@ impl Default for RuntimeConfig {
             sf_organization_ids: HashMap::new(),
             retry: None,
             workers: WorkerConfig::default(),
+            slack_url: None,
+            alert_interval: std::time::Duration::from_secs(15),
         }
     }
 }
@@ -116,17 +124,30 @@ pub struct Running {
     server: tokio::task::JoinHandle<()>,
     workers: tokio::task::JoinHandle<()>,
     reconciler: Option<tokio::task::JoinHandle<()>>,
+    alerts: tokio::task::JoinHandle<()>,
 }
 
-/// The connectors of the Plan's record systems, by alias, and the first ServiceNow basic-auth
-/// user (our echo identity there by default). `env` resolves the variables the Plan names.
+/// The connectors of a Plan's systems.
+pub struct Connected {
+    /// The record systems (Salesforce, ServiceNow) by alias.
+    pub platforms: HashMap<String, Platform>,
+    /// The Slack systems by alias, for workflow actions and alerts.
+    pub slack: HashMap<String, SlackClient>,
+    /// The first ServiceNow basic-auth user (our echo identity there by default).
+    pub snow_user: Option<String>,
+}
+
+/// The connectors of the Plan's systems. `slack_url` serves Slack systems whose spec sets no
+/// `url`; `env` resolves the variables the Plan names.
 pub fn connect(
     plan: &Plan,
     sf_client_id: &str,
+    slack_url: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(HashMap<String, Platform>, Option<String>), String> {
+) -> Result<Connected, String> {
     let http = http_client()?;
     let mut platforms = HashMap::new();
+    let mut slack = HashMap::new();
     let mut snow_user = None;
     for sys in &plan.systems {
         let url = || {
@@ -139,7 +160,18 @@ pub fn connect(
             )
         };
         let platform = match sys.kind {
-            PlanSystemKind::Slack => continue,
+            PlanSystemKind::Slack => {
+                let url = match &sys.url {
+                    Some(u) => setting(u, env, &format!("system `{}` url", sys.alias))?,
+                    None => slack_url.unwrap_or("https://slack.com").to_string(),
+                };
+                let token = auth_param(sys, "token", env)?;
+                slack.insert(
+                    sys.alias.clone(),
+                    SlackClient::new(&sys.alias, http.clone(), &url, token),
+                );
+                continue;
+            }
             PlanSystemKind::Salesforce => Platform::Salesforce(SalesforceClient::new(
                 &sys.alias,
                 http.clone(),
@@ -162,7 +194,11 @@ pub fn connect(
         };
         platforms.insert(sys.alias.clone(), platform);
     }
-    Ok((platforms, snow_user))
+    Ok(Connected {
+        platforms,
+        slack,
+        snow_user,
+    })
 }
 
 /// An engine for a one-off tool (`seam reconcile`): the Plan's connectors over `state`, no
@@ -176,12 +212,13 @@ pub fn tool_engine(
     let store: Arc<dyn Store> = Arc::new(Offloaded(
         SqliteStore::open_url_with(state, Durability::Normal).map_err(|e| e.to_string())?,
     ));
-    let (platforms, _) = connect(&plan, sf_client_id, env)?;
+    let connected = connect(&plan, sf_client_id, None, env)?;
     let retry = plan.policy.retry.clone().unwrap_or_else(default_retry);
     Ok(Engine {
         plan: Arc::new(plan),
         store,
-        platforms,
+        platforms: connected.platforms,
+        slack: connected.slack,
         metrics: Arc::new(Metrics::new()),
         retry,
         pair_locks: Default::default(),
@@ -206,7 +243,11 @@ pub async fn start(
         SqliteStore::open_url_gated(&config.state, Durability::Normal, gate)
             .map_err(|e| e.to_string())?,
     ));
-    let (platforms, snow_user) = connect(&plan, &config.sf_client_id, env)?;
+    let Connected {
+        platforms,
+        slack,
+        snow_user,
+    } = connect(&plan, &config.sf_client_id, config.slack_url.as_deref(), env)?;
     let mut hooks = HashMap::new();
     for (alias, platform) in &platforms {
         let Some(sys) = plan.systems.iter().find(|s| &s.alias == alias) else {
@@ -254,6 +295,7 @@ pub async fn start(
         plan: Arc::new(plan),
         store: store.clone(),
         platforms,
+        slack,
         metrics: metrics.clone(),
         retry,
         pair_locks: Default::default(),
@@ -295,6 +337,11 @@ pub async fn start(
             rx.clone(),
         ))
     });
+    let alerts = tokio::spawn(crate::workflow::alerts::run(
+        engine.clone(),
+        config.alert_interval,
+        rx.clone(),
+    ));
     let workers = tokio::spawn(worker::run(engine, config.workers, wake, rx));
     ready.store(true, Ordering::Relaxed);
     tracing::info!(%addr, "seam runtime listening");
@@ -307,6 +354,7 @@ pub async fn start(
         server,
         workers,
         reconciler,
+        alerts,
     })
 }
 
@@ -320,6 +368,7 @@ impl Running {
         if let Some(r) = self.reconciler {
             let _ = r.await;
         }
+        let _ = self.alerts.await;
     }
 
     pub fn url(&self) -> String {

@@ -4,7 +4,8 @@
 //! The data flow of one change: [`ingest`] verifies, decodes and commits the event to the
 //! [`store`] before answering 2xx; the [`engine`] claims it, reads the source record, computes
 //! the replica values through the Plan and writes only the difference through the
-//! [`connectors`]. The runtime never parses `.seam` text: it is handed a Plan.
+//! [`connectors`]; then the [`workflow`]s that watch the record run, durably, each step once.
+//! The runtime never parses `.seam` text: it is handed a Plan.
 
 pub mod app;
 pub mod connectors;
@@ -13,5 +14,6 @@ pub mod ingest;
 pub mod metrics;
 pub mod reconcile;
 pub mod store;
+pub mod workflow;
 
 pub use app::{start, Running, RuntimeConfig};

@@ -30,6 +30,17 @@ pub struct OutcomeLabel {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkflowLabel {
+    pub workflow: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertLabel {
+    pub outcome: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms .. ~16 s
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
@@ -55,6 +66,12 @@ pub struct Metrics {
     /// alarm; the engine backs off to the policy's longest wait instead of hammering.
     pub limit_exceeded: Family<SystemLabel, Counter>,
     pub dead_letters_total: Counter,
+    /// Workflow runs per workflow and outcome (`started`, `done`).
+    pub workflow_runs: Family<WorkflowLabel, Counter>,
+    /// Workflow steps per workflow and outcome (`done`, `failed`).
+    pub workflow_steps: Family<WorkflowLabel, Counter>,
+    /// Policy alerts per outcome (`sent`, `failed`).
+    pub alerts: Family<AlertLabel, Counter>,
     inbox_depth: Gauge,
     oldest_pending_seconds: Gauge<f64, AtomicU64>,
     dead_letters: Gauge,
@@ -79,6 +96,9 @@ impl Metrics {
             refused_writes: Family::default(),
             limit_exceeded: Family::default(),
             dead_letters_total: Counter::default(),
+            workflow_runs: Family::default(),
+            workflow_steps: Family::default(),
+            alerts: Family::default(),
             inbox_depth: Gauge::default(),
             oldest_pending_seconds: Gauge::default(),
             dead_letters: Gauge::default(),
@@ -130,6 +150,17 @@ impl Metrics {
             m.dead_letters_total.clone(),
         );
         registry.register(
+            "workflow_runs",
+            "Workflow runs started and finished, per workflow",
+            m.workflow_runs.clone(),
+        );
+        registry.register(
+            "workflow_steps",
+            "Workflow steps finished or failed, per workflow",
+            m.workflow_steps.clone(),
+        );
+        registry.register("alerts", "Policy alerts sent or failed", m.alerts.clone());
+        registry.register(
             "inbox_depth",
             "Pending and in-flight events",
             m.inbox_depth.clone(),
@@ -158,6 +189,32 @@ impl Metrics {
             .get_or_create(&RejectLabel {
                 system: system.into(),
                 reason: reason.into(),
+            })
+            .inc();
+    }
+
+    pub fn workflow_run(&self, workflow: &str, outcome: &str) {
+        self.workflow_runs
+            .get_or_create(&WorkflowLabel {
+                workflow: workflow.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    pub fn workflow_step(&self, workflow: &str, outcome: &str) {
+        self.workflow_steps
+            .get_or_create(&WorkflowLabel {
+                workflow: workflow.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    pub fn alert(&self, outcome: &str) {
+        self.alerts
+            .get_or_create(&AlertLabel {
+                outcome: outcome.into(),
             })
             .inc();
     }

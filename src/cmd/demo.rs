@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 ///
 /// Starts the sandbox (Salesforce, ServiceNow and Slack emulators) and the runtime on a
 /// temporary SQLite store, then: a customer Case opens an incident; the engineer's assignment
-/// and state flow back; a priority change flows across; an echo is suppressed; a forced failure
+/// and state flow back; a priority change flows across; an echo is suppressed; the Case becomes
+/// Critical and the sev-1 workflow creates a Task and a Slack bridge channel; a forced failure
 /// dead-letters, is replayed and lands; and the audit trail explains a field.
 #[derive(Args, Debug)]
 #[command(
@@ -147,6 +148,7 @@ async fn story(args: &DemoArgs) -> Result<(), String> {
             concurrency: 4,
             poll: Duration::from_millis(20),
         },
+        slack_url: Some(sb.slack_url()),
         ..RuntimeConfig::default()
     };
     let rt = seam_runtime::start(plan, rt_config, &|k| env.get(k).cloned())
@@ -163,9 +165,10 @@ async fn story(args: &DemoArgs) -> Result<(), String> {
     tl.say(
         "sandbox",
         &format!(
-            "Salesforce {}  ServiceNow {}",
+            "Salesforce {}  ServiceNow {}  Slack {}",
             sb.salesforce_url(),
-            sb.servicenow_url()
+            sb.servicenow_url(),
+            sb.slack_url()
         ),
     );
     tl.say(
@@ -314,7 +317,57 @@ impl Stage {
             &format!("{echoes} event(s) were echoes of seam's writes (Salesforce changeOrigin client=seam, or no difference): no loop"),
         );
 
-        tl.chapter("5. ServiceNow fails; the write retries, dead-letters, and lands on replay");
+        tl.chapter(
+            "5. Sev-1: the strategic customer's Case becomes Critical; workflow sev1_bridge runs",
+        );
+        self.sf_patch(&case, json!({"Priority": "Critical"}))
+            .await?;
+        tl.say(
+            "salesforce",
+            "the agent sets Priority = Critical (Acme Corp is a Strategic account)",
+        );
+        let case_number = self.case_field(&case, "CaseNumber").unwrap_or_default();
+        let task = self
+            .wait("the sev-1 Task", || {
+                self.sb
+                    .sf_records("Task")
+                    .into_iter()
+                    .find(|t| text(t, "WhatId").as_deref() == Some(case.as_str()))
+            })
+            .await?;
+        tl.say(
+            "salesforce",
+            &format!(
+                "Task {:?} created for the account owner ({})",
+                text(&task, "Subject").unwrap_or_default(),
+                text(&task, "OwnerId").unwrap_or_default()
+            ),
+        );
+        let bridge = format!("sev1-{case_number}");
+        let message = self
+            .wait("the bridge channel's message", || {
+                self.sb.slack_messages(&bridge).into_iter().next()
+            })
+            .await?;
+        tl.say(
+            "slack",
+            &format!(
+                "#{bridge} created; posted {:?}",
+                text(&message, "text").unwrap_or_default()
+            ),
+        );
+        self.wait("urgency 1 on the incident", || {
+            self.sb
+                .snow_record("incident", &sys_id)
+                .filter(|i| text(i, "urgency").as_deref() == Some("1"))
+        })
+        .await?;
+        tl.say(
+            "servicenow",
+            &format!("incident {number} was open already: the workflow's `open` linked it, no second incident; urgency = 1 (Critical => 1)"),
+        );
+
+        tl.chapter("6. ServiceNow fails; the write retries, dead-letters, and lands on replay");
         let failing = FaultConfig {
             error_rate: 1.0,
             ..FaultConfig::default()
@@ -364,7 +417,7 @@ impl Stage {
         );
 
         tl.chapter(&format!(
-            "6. Why did incident {number}'s description change?  (seam why {sys_id} description)"
+            "7. Why did incident {number}'s description change?  (seam why {sys_id} description)"
         ));
         let chain = self
             .rt

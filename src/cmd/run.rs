@@ -12,7 +12,7 @@ use std::process::ExitCode;
 const EXAMPLES: &str = "\
 Examples:
   SF_URL=… SF_CLIENT_ID=… SF_CLIENT_SECRET=… SF_WEBHOOK_SECRET=… \\
-  SNOW_URL=… SNOW_USER=… SNOW_PASSWORD=… SNOW_WEBHOOK_SECRET=… \\
+  SNOW_URL=… SNOW_USER=… SNOW_PASSWORD=… SNOW_WEBHOOK_SECRET=… SLACK_BOT_TOKEN=… \\
     seam run examples/case_incident.seam --state sqlite://seam.db --listen 127.0.0.1:8700
 
   seam run examples/case_incident.seam --log-json 2> seam.log
@@ -55,6 +55,13 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub sf_organization_id: Vec<String>,
+    /// The Slack Web API base URL for Slack systems whose spec sets no `url` (the sandbox's
+    /// is http://127.0.0.1:8703).
+    #[arg(long, env = "SEAM_SLACK_URL", default_value = "https://slack.com")]
+    pub slack_url: String,
+    /// How often the policy's alerts are evaluated, in seconds.
+    #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+    pub alert_interval: u64,
     /// Concurrent events (different records; one record's events never run in parallel).
     #[arg(long, default_value_t = 32)]
     pub workers: usize,
@@ -108,6 +115,8 @@ fn serve(args: RunArgs) -> Result<(), ExitCode> {
                 None => ("*".to_string(), s.trim().to_string()),
             })
             .collect(),
+        slack_url: Some(args.slack_url),
+        alert_interval: std::time::Duration::from_secs(args.alert_interval.max(1)),
         workers: seam_runtime::engine::worker::WorkerConfig {
             concurrency: args.workers.max(1),
             ..Default::default()

@@ -13,12 +13,12 @@
 //! - A delete is not carried across: a record found gone (its delete event's read, any read
 //!   or write that 404s) ends its pair, and an ended pair is never written to or re-opened
 //!   (`sync`). Each system of record owns its records' lifecycle.
-//!
-//! Workflows (`workflow` blocks) and policy alerts are not executed yet.
+//! - After the links, the workflows that watch the event's record run ([`crate::workflow`]):
+//!   their triggers are detected against state, and their steps run durably, each once.
 
 pub mod paths;
 pub mod platform;
-pub(crate) mod sync;
+pub mod sync;
 pub mod values;
 pub mod worker;
 
@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::connectors::slack::SlackClient;
 use crate::connectors::{ConnectorError, ErrorClass};
 use crate::metrics::Metrics;
 use crate::store::{InboxEvent, Store, StoreError};
@@ -102,6 +103,8 @@ pub struct Engine {
     pub plan: Arc<Plan>,
     pub store: Arc<dyn Store>,
     pub platforms: HashMap<String, Platform>,
+    /// Slack systems by alias, for workflow actions and alerts.
+    pub slack: HashMap<String, SlackClient>,
     pub metrics: Arc<Metrics>,
     pub retry: RetryPolicy,
     /// One lock per linked pair (link + left id) while its diff is computed and written: the
@@ -179,16 +182,19 @@ impl Engine {
                         from_left,
                         cause: &e.idempotency_key,
                     };
-                    if ctx.run(&e.record_id, true, true).await? {
+                    if ctx.run(&e.record_id, sync::Open::IfRuleHolds, true).await? {
                         outcome = Outcome::Synced;
                     }
                 }
             }
         }
+        if crate::workflow::on_event(self, event).await? {
+            outcome = Outcome::Synced;
+        }
         Ok(outcome)
     }
 
-    pub(crate) fn platform(&self, alias: &str) -> Result<&Platform, SyncError> {
+    pub fn platform(&self, alias: &str) -> Result<&Platform, SyncError> {
         self.platforms.get(alias).ok_or_else(|| {
             SyncError::permanent(format!("system `{alias}` has no connector configured"))
         })
@@ -246,6 +252,7 @@ mod tests {
             plan: Arc::new(plan),
             store: Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap()),
             platforms: HashMap::new(),
+            slack: HashMap::new(),
             metrics: Arc::new(Metrics::new()),
             retry: RetryPolicy {
                 attempts: 8,

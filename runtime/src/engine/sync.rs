@@ -26,6 +26,17 @@ pub struct Context<'a> {
     pub cause: &'a str,
 }
 
+/// Whether a sync may create the twin when none is linked yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Open {
+    /// Never (syncing back from a twin just opened).
+    Never,
+    /// When the link's `open ... when` rule holds (an ordinary event).
+    IfRuleHolds,
+    /// Regardless of the rule: a workflow's `open B via LINK` step.
+    Always,
+}
+
 /// One replica field's wanted value.
 pub(crate) struct Wanted<'a> {
     pub mapping: &'a PlanMapping,
@@ -118,13 +129,9 @@ impl<'a> Context<'a> {
     }
 
     /// Syncs `record_id` across; `true` when something was written or created, or its pair
-    /// ended. `lock`: take the pair's lock (false when the caller already holds it).
-    pub async fn run(
-        &self,
-        record_id: &str,
-        may_open: bool,
-        lock: bool,
-    ) -> Result<bool, SyncError> {
+    /// ended. `open`: whether a missing twin may be created; `lock`: take the pair's lock
+    /// (false when the caller already holds it).
+    pub async fn run(&self, record_id: &str, open: Open, lock: bool) -> Result<bool, SyncError> {
         let src = self.source();
         let platform = self.engine.platform(&src.system)?;
         let mut wants = Wants::new(Dialect::of(platform));
@@ -154,7 +161,7 @@ impl<'a> Context<'a> {
                 let changes = self.changed_since_written(&twin, wanted)?;
                 self.write(record_id, &twin, changes).await
             }
-            None if may_open => self.open_twin(record_id, &record, wanted).await,
+            None if open != Open::Never => self.open_twin(record_id, &record, wanted, open).await,
             None => Ok(false),
         }
     }
@@ -582,19 +589,22 @@ impl<'a> Context<'a> {
         record_id: &str,
         record: &RecordView,
         wanted: Vec<Wanted<'a>>,
+        open: Open,
     ) -> Result<bool, SyncError> {
         let dst = self.target();
-        let Some(rule_) = self.link.open.iter().find(|r| &r.target == dst) else {
-            return Ok(false);
-        };
-        let holds = eval(&rule_.when, record).map_err(|why| {
-            SyncError::permanent(format!(
-                "link `{}`: open {dst} for `{record_id}`: {why}",
-                self.link.name
-            ))
-        })?;
-        if !holds {
-            return Ok(false);
+        if open != Open::Always {
+            let Some(rule_) = self.link.open.iter().find(|r| &r.target == dst) else {
+                return Ok(false);
+            };
+            let holds = eval(&rule_.when, record).map_err(|why| {
+                SyncError::permanent(format!(
+                    "link `{}`: open {dst} for `{record_id}`: {why}",
+                    self.link.name
+                ))
+            })?;
+            if !holds {
+                return Ok(false);
+            }
         }
         let Some((src_key, dst_key)) = self.key_fields() else {
             return Err(SyncError::permanent(format!(
@@ -671,7 +681,7 @@ impl<'a> Context<'a> {
             from_left: !self.from_left,
             cause: self.cause,
         };
-        Box::pin(back.run(&twin, false, false)).await?;
+        Box::pin(back.run(&twin, Open::Never, false)).await?;
         Ok(true)
     }
 }

@@ -105,7 +105,7 @@ pub fn display_targets<'p>(plan: &'p Plan, m: &PlanMapping) -> Option<&'p [Strin
 /// Compares two values: numbers as numbers, anything else as text. A missing value equals only
 /// a missing value and is neither less nor greater than anything (an empty `Tier__c` is not
 /// `< "B"`).
-fn compare(a: Option<&str>, op: CompareOp, b: Option<&str>) -> bool {
+pub fn compare(a: Option<&str>, op: CompareOp, b: Option<&str>) -> bool {
     let ord = match (a, b) {
         (Some(x), Some(y)) => match (x.parse::<f64>(), y.parse::<f64>()) {
             (Ok(x), Ok(y)) => x.partial_cmp(&y),

@@ -16,6 +16,9 @@ pub mod group;
 pub mod offload;
 mod schema;
 pub mod sqlite;
+pub mod workflows;
+
+pub use workflows::{NewRun, ObservedKey, RunStatus, StepState, StepStatus, WorkflowRun};
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -272,6 +275,37 @@ pub trait Store: Send + Sync + 'static {
     fn set_cursor(&self, name: &str, value: &str) -> StoreResult<()>;
 
     fn backlog(&self, now: i64) -> StoreResult<Backlog>;
+
+    // Workflows (schema migration 2; see [`workflows`]).
+
+    /// The last value seen of a trigger field: `None` never seen, `Some(None)` seen empty.
+    fn observed_value(&self, key: &ObservedKey) -> StoreResult<Option<Option<String>>>;
+    /// Records the observed values and starts the runs in one transaction; a run whose
+    /// (workflow, trigger key) exists is left as it is. Returns the ids of the new runs.
+    fn start_runs(
+        &self,
+        observed: &[(ObservedKey, Option<String>)],
+        runs: &[NewRun],
+        now: i64,
+    ) -> StoreResult<Vec<i64>>;
+    /// The runs started by these trigger keys that are not done, oldest first.
+    fn unfinished_runs(&self, trigger_keys: &[&str]) -> StoreResult<Vec<WorkflowRun>>;
+    /// Every run a record triggered, oldest first.
+    fn runs_of_record(&self, system: &str, record_id: &str) -> StoreResult<Vec<WorkflowRun>>;
+    /// The steps of a run that were begun or finished.
+    fn run_steps(&self, run: i64) -> StoreResult<Vec<StepState>>;
+    /// Marks a step begun (one more attempt), before its platform call; a done step stays done.
+    fn begin_step(&self, run: i64, step: u32, now: i64) -> StoreResult<()>;
+    /// Marks a step done with its output (JSON) and appends its audit rows, in one transaction.
+    fn finish_step(
+        &self,
+        run: i64,
+        step: u32,
+        output: &str,
+        audit: &[AuditEntry],
+        now: i64,
+    ) -> StoreResult<()>;
+    fn finish_run(&self, run: i64, now: i64) -> StoreResult<()>;
 }
 
 /// Unix milliseconds now.

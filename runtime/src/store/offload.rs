@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::{
-    AuditEntry, Backlog, DeadLetter, InboxEvent, Inserted, LinkRow, NewEvent, ReplicaKey, Store,
-    StoreResult,
+    AuditEntry, Backlog, DeadLetter, InboxEvent, Inserted, LinkRow, NewEvent, NewRun, ObservedKey,
+    ReplicaKey, StepState, Store, StoreResult, WorkflowRun,
 };
 
 pub struct Offloaded<S>(pub S);
@@ -106,5 +106,41 @@ impl<S: Store> Store for Offloaded<S> {
     }
     fn backlog(&self, now: i64) -> StoreResult<Backlog> {
         self.0.backlog(now)
+    }
+    fn observed_value(&self, key: &ObservedKey) -> StoreResult<Option<Option<String>>> {
+        blocking(|| self.0.observed_value(key))
+    }
+    fn start_runs(
+        &self,
+        observed: &[(ObservedKey, Option<String>)],
+        runs: &[NewRun],
+        now: i64,
+    ) -> StoreResult<Vec<i64>> {
+        blocking(|| self.0.start_runs(observed, runs, now))
+    }
+    fn unfinished_runs(&self, trigger_keys: &[&str]) -> StoreResult<Vec<WorkflowRun>> {
+        blocking(|| self.0.unfinished_runs(trigger_keys))
+    }
+    fn runs_of_record(&self, system: &str, record_id: &str) -> StoreResult<Vec<WorkflowRun>> {
+        blocking(|| self.0.runs_of_record(system, record_id))
+    }
+    fn run_steps(&self, run: i64) -> StoreResult<Vec<StepState>> {
+        blocking(|| self.0.run_steps(run))
+    }
+    fn begin_step(&self, run: i64, step: u32, now: i64) -> StoreResult<()> {
+        blocking(|| self.0.begin_step(run, step, now))
+    }
+    fn finish_step(
+        &self,
+        run: i64,
+        step: u32,
+        output: &str,
+        audit: &[AuditEntry],
+        now: i64,
+    ) -> StoreResult<()> {
+        blocking(|| self.0.finish_step(run, step, output, audit, now))
+    }
+    fn finish_run(&self, run: i64, now: i64) -> StoreResult<()> {
+        blocking(|| self.0.finish_run(run, now))
     }
 }

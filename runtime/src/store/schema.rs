@@ -82,7 +82,7 @@ CREATE TABLE cursors (
 );
 "#,
     ),
-    // 2 is the workflows' migration (another branch); versions are applied in order.
+    (2, WORKFLOWS),
     (
         3,
         r#"
@@ -93,6 +93,53 @@ ALTER TABLE links ADD COLUMN ended_reason TEXT;
 "#,
     ),
 ];
+
+/// Migration 2: durable workflow execution (`runtime/src/workflow/`).
+///
+/// - `workflow_observed`: the last value of each trigger field seen per record, so a
+///   transition (`becomes`, `changes`) is detected against state, not against one event.
+/// - `workflow_runs`: one row per (workflow, trigger key); the key is unique, so a duplicate or
+///   replayed trigger never starts a second run.
+/// - `workflow_steps`: a step is `begun` before its platform call (attempts counted) and `done`
+///   with its output (created id, channel id, message ts) after it; a resumed run skips the
+///   done steps and, for a begun one, first looks for what an interrupted attempt made.
+const WORKFLOWS: &str = r#"
+CREATE TABLE workflow_observed (
+    system       TEXT NOT NULL,
+    object       TEXT NOT NULL,
+    record_id    TEXT NOT NULL,
+    field        TEXT NOT NULL,
+    value        TEXT,
+    observed_at  INTEGER NOT NULL,
+    PRIMARY KEY (system, object, record_id, field)
+);
+
+CREATE TABLE workflow_runs (
+    id           INTEGER PRIMARY KEY,
+    workflow     TEXT NOT NULL,
+    trigger_key  TEXT NOT NULL,
+    system       TEXT NOT NULL,
+    object       TEXT NOT NULL,
+    record_id    TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    finished_at  INTEGER,
+    UNIQUE (workflow, trigger_key)
+);
+CREATE INDEX workflow_runs_trigger ON workflow_runs (trigger_key, status);
+CREATE INDEX workflow_runs_record ON workflow_runs (system, record_id, id);
+
+CREATE TABLE workflow_steps (
+    run_id       INTEGER NOT NULL REFERENCES workflow_runs (id),
+    step         INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    attempts     INTEGER NOT NULL,
+    begun_at     INTEGER NOT NULL,
+    finished_at  INTEGER,
+    output       TEXT,
+    PRIMARY KEY (run_id, step)
+);
+"#;
 
 /// Brings the database up to the newest migration.
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::workflows::{self, NewRun, ObservedKey, StepState, WorkflowRun};
 use super::{
     schema, AuditEntry, Backlog, DeadLetter, EventStatus, InboxEvent, Inserted, LinkRow, NewEvent,
     ReplicaKey, Store, StoreError, StoreResult,
@@ -242,6 +243,36 @@ fn dead_row(r: &Row<'_>) -> rusqlite::Result<DeadLetter> {
             received_at: r.get(13)?,
         },
     })
+}
+
+/// Appends audit rows inside the caller's transaction.
+pub(super) fn insert_audit(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO audit (at, source_system, source_event, link, rule, target_system, \
+             target_object, target_record, field, old_value, new_value, plan_hash, outcome) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )
+        .map_err(err("prepare audit"))?;
+    for a in entries {
+        stmt.execute(params![
+            a.at,
+            a.source_system,
+            a.source_event,
+            a.link,
+            a.rule,
+            a.target_system,
+            a.target_object,
+            a.target_record,
+            a.field,
+            a.old_value,
+            a.new_value,
+            a.plan_hash,
+            a.outcome
+        ])
+        .map_err(err("insert audit"))?;
+    }
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -583,32 +614,8 @@ impl Store for SqliteStore {
                 stmt.execute(params![k.link, k.system, k.record, k.field, v, now])
                     .map_err(err("write last written"))?;
             }
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO audit (at, source_system, source_event, link, rule, target_system, \
-                     target_object, target_record, field, old_value, new_value, plan_hash, outcome) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )
-                .map_err(err("prepare audit"))?;
-            for a in entries {
-                stmt.execute(params![
-                    a.at,
-                    a.source_system,
-                    a.source_event,
-                    a.link,
-                    a.rule,
-                    a.target_system,
-                    a.target_object,
-                    a.target_record,
-                    a.field,
-                    a.old_value,
-                    a.new_value,
-                    a.plan_hash,
-                    a.outcome
-                ])
-                .map_err(err("insert audit"))?;
-            }
         }
+        insert_audit(&tx, entries)?;
         tx.commit().map_err(err("commit writes"))
     }
 
@@ -733,5 +740,49 @@ impl Store for SqliteStore {
             oldest_pending_ms: oldest.map_or(0, |t| (now - t).max(0)),
             dead_letters: dead.max(0) as u64,
         })
+    }
+
+    fn observed_value(&self, key: &ObservedKey) -> StoreResult<Option<Option<String>>> {
+        workflows::observed_value(&self.lock(), key)
+    }
+
+    fn start_runs(
+        &self,
+        observed: &[(ObservedKey, Option<String>)],
+        runs: &[NewRun],
+        now: i64,
+    ) -> StoreResult<Vec<i64>> {
+        workflows::start_runs(&mut self.lock(), observed, runs, now)
+    }
+
+    fn unfinished_runs(&self, trigger_keys: &[&str]) -> StoreResult<Vec<WorkflowRun>> {
+        workflows::unfinished_runs(&self.lock(), trigger_keys)
+    }
+
+    fn runs_of_record(&self, system: &str, record_id: &str) -> StoreResult<Vec<WorkflowRun>> {
+        workflows::runs_of_record(&self.lock(), system, record_id)
+    }
+
+    fn run_steps(&self, run: i64) -> StoreResult<Vec<StepState>> {
+        workflows::run_steps(&self.lock(), run)
+    }
+
+    fn begin_step(&self, run: i64, step: u32, now: i64) -> StoreResult<()> {
+        workflows::begin_step(&self.lock(), run, step, now)
+    }
+
+    fn finish_step(
+        &self,
+        run: i64,
+        step: u32,
+        output: &str,
+        audit: &[AuditEntry],
+        now: i64,
+    ) -> StoreResult<()> {
+        workflows::finish_step(&mut self.lock(), run, step, output, audit, now)
+    }
+
+    fn finish_run(&self, run: i64, now: i64) -> StoreResult<()> {
+        workflows::finish_run(&self.lock(), run, now)
     }
 }

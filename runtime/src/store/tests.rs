@@ -298,3 +298,152 @@ fn two_gated_stores_on_one_file_write_in_turn_and_read_each_others_commits() {
     assert_eq!(finished, 200);
     assert_eq!(inbox.backlog(0).unwrap().depth, 0);
 }
+
+fn observed(record: &str, field: &str) -> ObservedKey {
+    ObservedKey {
+        system: "sf".into(),
+        object: "Case".into(),
+        record: record.into(),
+        field: field.into(),
+    }
+}
+
+fn new_run(workflow: &str, key: &str, record: &str) -> NewRun {
+    NewRun {
+        workflow: workflow.into(),
+        trigger_key: key.into(),
+        system: "sf".into(),
+        object: "Case".into(),
+        record_id: record.into(),
+    }
+}
+
+fn step_audit(record: &str) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at: 5,
+        source_system: "sf".into(),
+        source_event: "k1".into(),
+        link: "workflow sev1_bridge".into(),
+        rule: "workflow sev1_bridge step 2: sf.create Task".into(),
+        target_system: "sf".into(),
+        target_object: "Task".into(),
+        target_record: record.into(),
+        field: "Subject".into(),
+        old_value: None,
+        new_value: Some("Sev-1".into()),
+        plan_hash: "h".into(),
+        outcome: "created".into(),
+    }
+}
+
+#[test]
+fn a_database_at_version_one_is_migrated_to_workflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        // Make a version-1 database as an older seam left it, with an event in it.
+        let store = SqliteStore::open(&path).unwrap();
+        store.insert_events(&[event("k1", "500A")]).unwrap();
+        drop(store);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE workflow_steps; DROP TABLE workflow_runs; DROP TABLE workflow_observed; \
+             ALTER TABLE links DROP COLUMN ended_at; ALTER TABLE links DROP COLUMN ended_reason; \
+             DELETE FROM schema_migrations WHERE version >= 2;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    assert!(store.runs_of_record("sf", "500A").unwrap().is_empty());
+    assert_eq!(
+        store.backlog(2_000).unwrap().depth,
+        1,
+        "the old inbox is kept"
+    );
+}
+
+#[test]
+fn observed_values_and_runs_are_written_together_and_runs_are_unique() {
+    let (_dir, store) = temp();
+    assert_eq!(
+        store.observed_value(&observed("500A", "Priority")).unwrap(),
+        None
+    );
+    let started = store
+        .start_runs(
+            &[(observed("500A", "Priority"), Some("Critical".into()))],
+            &[new_run("sev1", "k1", "500A")],
+            10,
+        )
+        .unwrap();
+    assert_eq!(started.len(), 1);
+    assert_eq!(
+        store.observed_value(&observed("500A", "Priority")).unwrap(),
+        Some(Some("Critical".into()))
+    );
+    // The same trigger again (a duplicate or a replay) starts nothing.
+    let again = store
+        .start_runs(
+            &[(observed("500A", "Priority"), None)],
+            &[new_run("sev1", "k1", "500A")],
+            11,
+        )
+        .unwrap();
+    assert!(again.is_empty());
+    assert_eq!(
+        store.observed_value(&observed("500A", "Priority")).unwrap(),
+        Some(None),
+        "an observed empty value is remembered as seen-and-empty"
+    );
+    // Another workflow on the same trigger is its own run.
+    assert_eq!(
+        store
+            .start_runs(&[], &[new_run("other", "k1", "500A")], 12)
+            .unwrap()
+            .len(),
+        1
+    );
+    let runs = store.unfinished_runs(&["k1", "created:500A"]).unwrap();
+    assert_eq!(
+        runs.iter().map(|r| r.workflow.as_str()).collect::<Vec<_>>(),
+        ["sev1", "other"]
+    );
+    assert!(runs.iter().all(|r| r.status == RunStatus::Running));
+}
+
+#[test]
+fn steps_begin_count_attempts_and_finish_with_output_and_audit() {
+    let (_dir, store) = temp();
+    let run = store
+        .start_runs(&[], &[new_run("sev1", "k1", "500A")], 10)
+        .unwrap()[0];
+    store.begin_step(run, 1, 20).unwrap();
+    store.begin_step(run, 1, 30).unwrap();
+    let steps = store.run_steps(run).unwrap();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0].status, StepStatus::Begun);
+    assert_eq!(steps[0].attempts, 2);
+    assert_eq!(
+        steps[0].begun_at, 20,
+        "the first attempt's time bounds its effects"
+    );
+    store
+        .finish_step(run, 1, r#"{"id":"00T1"}"#, &[step_audit("00T1")], 40)
+        .unwrap();
+    // A late begin (a stale retry) does not reopen a finished step.
+    store.begin_step(run, 1, 50).unwrap();
+    let steps = store.run_steps(run).unwrap();
+    assert_eq!(steps[0].status, StepStatus::Done);
+    assert_eq!(steps[0].output.as_deref(), Some(r#"{"id":"00T1"}"#));
+    let audit = store.audit_of("00T1", "Subject", 5).unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].rule, "workflow sev1_bridge step 2: sf.create Task");
+    store.finish_run(run, 60).unwrap();
+    assert!(store.unfinished_runs(&["k1"]).unwrap().is_empty());
+    let all = store.runs_of_record("sf", "500A").unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status, RunStatus::Done);
+    assert_eq!(all[0].finished_at, Some(60));
+}

@@ -71,7 +71,28 @@ impl World {
         w
     }
 
+    /// Like [`World::start`], with a Plan the test changed.
+    pub async fn start_with(retry: RetryPolicy, plan: seam_compiler::Plan) -> World {
+        let mut config = SandboxConfig::ephemeral();
+        config.catalog = seam_compiler::catalog_for_spec(&spec()).unwrap();
+        let sb = seam_sandbox::start(config).await.unwrap();
+        let mut w = World {
+            spec: spec(),
+            sb,
+            rt: None,
+            dir: tempfile::tempdir().unwrap(),
+            http: reqwest::Client::new(),
+        };
+        w.start_runtime_with(retry, plan).await;
+        w
+    }
+
     pub async fn start_runtime(&mut self, retry: RetryPolicy) {
+        let plan = self.plan();
+        self.start_runtime_with(retry, plan).await;
+    }
+
+    pub async fn start_runtime_with(&mut self, retry: RetryPolicy, plan: seam_compiler::Plan) {
         let env = env_of(&self.sb);
         let config = RuntimeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -86,9 +107,11 @@ impl World {
                 concurrency: 16,
                 poll: Duration::from_millis(20),
             },
+            slack_url: Some(self.sb.slack_url()),
+            alert_interval: Duration::from_millis(50),
             ..RuntimeConfig::default()
         };
-        let rt = seam_runtime::start(self.plan(), config, &|k| env.get(k).cloned())
+        let rt = seam_runtime::start(plan, config, &|k| env.get(k).cloned())
             .await
             .unwrap();
         self.sb.set_webhook_url(
@@ -203,6 +226,52 @@ impl World {
             .collect()
     }
 
+    /// A customer on both sides whose Account has this `Tier__c`; returns the Account Id.
+    pub fn tiered_customer(&self, key: &str, tier: &str) -> String {
+        let account = self
+            .sb
+            .sf_create(
+                "Account",
+                json!({"Name": format!("{key} Ltd"), "Customer_Key__c": key, "Tier__c": tier}),
+                None,
+            )
+            .unwrap();
+        self.sb
+            .snow_create(
+                "core_company",
+                json!({"name": format!("{key} Ltd"), "u_customer_key": key}),
+            )
+            .unwrap();
+        account
+    }
+
+    /// Salesforce records of `object` whose `field` is `value`.
+    pub fn sf_where(&self, object: &str, field: &str, value: &str) -> Vec<Value> {
+        self.sb
+            .sf_records(object)
+            .into_iter()
+            .filter(|r| r.get(field).and_then(Value::as_str) == Some(value))
+            .collect()
+    }
+
+    /// Posts a webhook body to the runtime, signed as the sandbox signs its Salesforce events.
+    pub async fn post_sf_hook(&self, body: &Value) -> u16 {
+        let ts = (chrono_now_secs()).to_string();
+        let bytes = body.to_string().into_bytes();
+        let sig = seam_sandbox::sign(&self.sb.config.sf_webhook_secret, &ts, &bytes);
+        self.http
+            .post(format!("{}/hooks/sf", self.rt().url()))
+            .header(seam_sandbox::TIMESTAMP_HEADER, ts)
+            .header(seam_sandbox::SIGNATURE_HEADER, sig)
+            .header("content-type", "application/json")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// An engineer's change to an incident, through the Table API.
     pub async fn snow_patch(&self, sys_id: &str, fields: Value) {
         let c = &self.sb.config.credentials;
@@ -274,4 +343,11 @@ pub fn field(v: &Option<Value>, name: &str) -> Option<String> {
         .and_then(|r| r.get(name))
         .and_then(Value::as_str)
         .map(String::from)
+}
+
+fn chrono_now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
