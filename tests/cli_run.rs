@@ -143,7 +143,17 @@ async fn an_acknowledged_event_survives_kill_9_and_is_applied_after_restart() {
     })
     .await;
 
-    let why = seam(&["why", &case, "Incident_Number__c", "--state", &state]);
+    // The audit row commits just after the platform's answer that made the Case show the
+    // number: under load the CLI can look in between, so wait for it (bounded).
+    let mut why = String::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        why = seam(&["why", &case, "Incident_Number__c", "--state", &state]);
+        if why.contains(&number) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(why.contains(&number), "{why}");
     assert!(
         why.contains("snow.incident.number -> sf.Case.Incident_Number__c"),
