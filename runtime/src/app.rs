@@ -247,7 +247,12 @@ pub async fn start(
         platforms,
         slack,
         snow_user,
-    } = connect(&plan, &config.sf_client_id, config.slack_url.as_deref(), env)?;
+    } = connect(
+        &plan,
+        &config.sf_client_id,
+        config.slack_url.as_deref(),
+        env,
+    )?;
     let mut hooks = HashMap::new();
     for (alias, platform) in &platforms {
         let Some(sys) = plan.systems.iter().find(|s| &s.alias == alias) else {

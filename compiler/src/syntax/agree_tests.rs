@@ -53,8 +53,11 @@ fn strict_tree(src: &str) -> Option<Vec<(String, usize, usize)>> {
     )
 }
 
+/// A parse tree flattened to (rule, start, end) per pair.
+type Tree = Vec<(String, usize, usize)>;
+
 /// The fast tree, and whether it holds a bare name that is a keyword.
-fn fast_tree(src: &str) -> Option<(Vec<(String, usize, usize)>, bool)> {
+fn fast_tree(src: &str) -> Option<(Tree, bool)> {
     let pairs = FastParser::parse(fast::Rule::file, src).ok()?;
     let mut keyword_name = false;
     let tree = pairs
