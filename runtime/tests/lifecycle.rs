@@ -13,25 +13,6 @@ use common::*;
 use seam_sandbox::SystemKind;
 use serde_json::{json, Value};
 
-/// A customer's Infrastructure case and its incident, in sync; returns (case, incident).
-async fn pair(w: &World) -> (String, String) {
-    let (account, _) = w.customer("ACME-1");
-    let case = w
-        .sb
-        .sf_create("Case", json!({"Subject": "Core switch down", "Type": "Infrastructure", "Priority": "High", "AccountId": account}), None)
-        .unwrap();
-    eventually(10, "an incident for the case", || {
-        w.incidents_for(&case).len() == 1
-    })
-    .await;
-    let incident = w.incidents_for(&case)[0]["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    w.settle().await;
-    (case, incident)
-}
-
 fn ended(w: &World, case: &str) -> Option<String> {
     w.rt()
         .store
@@ -43,7 +24,7 @@ fn ended(w: &World, case: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_incident_ends_the_pair_and_is_not_opened_again() {
     let w = World::start(fast_retry(3)).await;
-    let (case, incident) = pair(&w).await;
+    let (case, incident) = w.linked_case("ACME-1").await;
     w.delete(SystemKind::ServiceNow, "incident", &incident)
         .await;
     eventually(10, "the pair ended", || ended(&w, &case).is_some()).await;
@@ -78,7 +59,7 @@ async fn a_deleted_incident_ends_the_pair_and_is_not_opened_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_case_leaves_its_incident_alone() {
     let w = World::start(fast_retry(3)).await;
-    let (case, incident) = pair(&w).await;
+    let (case, incident) = w.linked_case("ACME-1").await;
     w.delete(SystemKind::Salesforce, "Case", &case).await;
     eventually(10, "the pair ended", || ended(&w, &case).is_some()).await;
     // The engineer goes on working the incident: nothing is written to the deleted case and
@@ -105,7 +86,7 @@ async fn a_deleted_case_leaves_its_incident_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_twin_gone_without_its_event_ends_the_pair_on_the_404_of_a_write() {
     let w = World::start(fast_retry(3)).await;
-    let (case, incident) = pair(&w).await;
+    let (case, incident) = w.linked_case("ACME-1").await;
     // The delete event is lost.
     w.mute();
     w.delete(SystemKind::ServiceNow, "incident", &incident)

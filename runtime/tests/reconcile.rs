@@ -15,29 +15,11 @@ use seam_runtime::reconcile::{reconcile, Scope, CAUSE};
 use seam_sandbox::SystemKind;
 use serde_json::json;
 
-async fn pair(w: &World, key: &str) -> (String, String) {
-    let (account, _) = w.customer(key);
-    let case = w
-        .sb
-        .sf_create("Case", json!({"Subject": "Core switch down", "Type": "Infrastructure", "Priority": "High", "AccountId": account}), None)
-        .unwrap();
-    eventually(10, "an incident for the case", || {
-        w.incidents_for(&case).len() == 1
-    })
-    .await;
-    let incident = w.incidents_for(&case)[0]["sys_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    w.settle().await;
-    (case, incident)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_is_reported_then_repaired_and_a_clean_pair_reports_nothing() {
     let w = World::start(fast_retry(3)).await;
-    let (case, incident) = pair(&w, "ACME-1").await;
-    let (clean_case, _) = pair(&w, "ACME-2").await;
+    let (case, incident) = w.linked_case("ACME-1").await;
+    let (clean_case, _) = w.linked_case("ACME-2").await;
     let engine = w.tool_engine();
     let all = Scope::default();
 
@@ -139,7 +121,7 @@ async fn drift_is_reported_then_repaired_and_a_clean_pair_reports_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_twin_that_is_gone_is_reported_and_its_pair_ended_on_apply() {
     let w = World::start(fast_retry(3)).await;
-    let (case, incident) = pair(&w, "ACME-1").await;
+    let (case, incident) = w.linked_case("ACME-1").await;
     w.mute();
     w.delete(SystemKind::ServiceNow, "incident", &incident)
         .await;
@@ -211,7 +193,7 @@ async fn reconcile_every_d_repairs_drift_inside_the_runtime() {
     );
     assert!(spec.contains("every 1s"));
     let w = World::start_spec(&spec, fast_retry(3)).await;
-    let (_, incident) = pair(&w, "ACME-1").await;
+    let (_, incident) = w.linked_case("ACME-1").await;
     // A direct edit of a replica: its event reaches the runtime but maps nothing back, so
     // only reconcile can repair it.
     w.snow_patch(&incident, json!({"short_description": "edited"}))

@@ -417,6 +417,31 @@ pub enum PlanStep {
     },
 }
 
+impl PlanStep {
+    /// The step's head in the language's words, without its body or arguments:
+    /// `open snow.incident via case_incident`, `sf.create Task`, `let bridge = chat.create_channel`.
+    pub fn head(&self) -> String {
+        match self {
+            PlanStep::Open { target, link } => format!("open {target} via {link}"),
+            PlanStep::Create { object, .. } => {
+                format!("{}.create {}", object.system, object.object)
+            }
+            PlanStep::Update { object, .. } => {
+                format!("{}.update {}", object.system, object.object)
+            }
+            PlanStep::Action {
+                bind,
+                system,
+                action,
+                ..
+            } => match bind {
+                Some(b) => format!("let {b} = {system}.{action}"),
+                None => format!("{system}.{action}"),
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanAssignment {
     pub field: FieldPath,

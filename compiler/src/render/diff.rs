@@ -385,18 +385,8 @@ fn trigger_words(t: &PlanTrigger) -> String {
 
 fn step_words(s: &PlanStep) -> String {
     match s {
-        PlanStep::Open { target, link } => format!("open {target} via {link}"),
-        PlanStep::Create { object, .. } => format!("{}.create {}", object.system, object.object),
-        PlanStep::Update { object, .. } => format!("{}.update {}", object.system, object.object),
-        PlanStep::Action {
-            bind,
-            system,
-            action,
-            ..
-        } => match bind {
-            Some(b) => format!("let {b} = {system}.{action}(...)"),
-            None => format!("{system}.{action}(...)"),
-        },
+        PlanStep::Action { .. } => format!("{}(...)", s.head()),
+        _ => s.head(),
     }
 }
 

@@ -53,24 +53,6 @@ struct Run<'a> {
     values: Values,
 }
 
-/// `sf.create Task`, `open snow.incident via case_incident`, `let bridge = chat.create_channel`.
-fn describe(step: &PlanStep) -> String {
-    match step {
-        PlanStep::Open { target, link } => format!("open {target} via {link}"),
-        PlanStep::Create { object, .. } => format!("{}.create {}", object.system, object.object),
-        PlanStep::Update { object, .. } => format!("{}.update {}", object.system, object.object),
-        PlanStep::Action {
-            bind,
-            system,
-            action,
-            ..
-        } => match bind {
-            Some(b) => format!("let {b} = {system}.{action}"),
-            None => format!("{system}.{action}"),
-        },
-    }
-}
-
 /// Runs (or resumes) one run to its end.
 pub async fn execute(
     engine: &Engine,
@@ -121,7 +103,7 @@ pub async fn execute(
                         "workflow `{}` step {} ({}) for {} `{}`: {}",
                         wf.name,
                         n + 1,
-                        describe(step),
+                        step.head(),
                         r.trigger,
                         run.record_id,
                         e.message
@@ -160,12 +142,7 @@ impl Run<'_> {
     }
 
     fn rule(&self, n: u32, step: &PlanStep) -> String {
-        format!(
-            "workflow {} step {}: {}",
-            self.wf.name,
-            n + 1,
-            describe(step)
-        )
+        format!("workflow {} step {}: {}", self.wf.name, n + 1, step.head())
     }
 
     fn audit(

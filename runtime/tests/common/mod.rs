@@ -199,6 +199,26 @@ impl World {
     }
 
     /// A customer with the same key on both sides; returns (Account Id, core_company sys_id).
+    /// A customer's Infrastructure case (customer `key`) and the incident it opened, in sync;
+    /// returns (case, incident).
+    pub async fn linked_case(&self, key: &str) -> (String, String) {
+        let (account, _) = self.customer(key);
+        let case = self
+            .sb
+            .sf_create("Case", json!({"Subject": "Core switch down", "Type": "Infrastructure", "Priority": "High", "AccountId": account}), None)
+            .unwrap();
+        eventually(10, "an incident for the case", || {
+            self.incidents_for(&case).len() == 1
+        })
+        .await;
+        let incident = self.incidents_for(&case)[0]["sys_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        self.settle().await;
+        (case, incident)
+    }
+
     pub fn customer(&self, key: &str) -> (String, String) {
         let account = self
             .sb
