@@ -50,10 +50,10 @@ impl<S: Store> Store for Offloaded<S> {
         self.0.link_twin(link, left, id)
     }
     fn link_row(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<LinkRow>> {
-        blocking(|| self.0.link_row(link, left, id))
+        self.0.link_row(link, left, id)
     }
     fn links(&self, link: Option<&str>) -> StoreResult<Vec<LinkRow>> {
-        blocking(|| self.0.links(link))
+        self.0.links(link)
     }
     fn end_link(&self, link: &str, l: &str, r: &str, now: i64, why: &str) -> StoreResult<bool> {
         blocking(|| self.0.end_link(link, l, r, now, why))
@@ -108,7 +108,7 @@ impl<S: Store> Store for Offloaded<S> {
         self.0.backlog(now)
     }
     fn observed_value(&self, key: &ObservedKey) -> StoreResult<Option<Option<String>>> {
-        blocking(|| self.0.observed_value(key))
+        self.0.observed_value(key)
     }
     fn start_runs(
         &self,
@@ -119,13 +119,13 @@ impl<S: Store> Store for Offloaded<S> {
         blocking(|| self.0.start_runs(observed, runs, now))
     }
     fn unfinished_runs(&self, trigger_keys: &[&str]) -> StoreResult<Vec<WorkflowRun>> {
-        blocking(|| self.0.unfinished_runs(trigger_keys))
+        self.0.unfinished_runs(trigger_keys)
     }
     fn runs_of_record(&self, system: &str, record_id: &str) -> StoreResult<Vec<WorkflowRun>> {
-        blocking(|| self.0.runs_of_record(system, record_id))
+        self.0.runs_of_record(system, record_id)
     }
     fn run_steps(&self, run: i64) -> StoreResult<Vec<StepState>> {
-        blocking(|| self.0.run_steps(run))
+        self.0.run_steps(run)
     }
     fn begin_step(&self, run: i64, step: u32, now: i64) -> StoreResult<()> {
         blocking(|| self.0.begin_step(run, step, now))

@@ -468,7 +468,7 @@ impl Store for SqliteStore {
 
     fn link_row(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<LinkRow>> {
         let by = if left { "left_id" } else { "right_id" };
-        self.lock()
+        self.read()
             .query_row(
                 &format!("SELECT {LINK_COLUMNS} FROM links WHERE link = ?1 AND {by} = ?2"),
                 params![link, id],
@@ -479,7 +479,7 @@ impl Store for SqliteStore {
     }
 
     fn links(&self, link: Option<&str>) -> StoreResult<Vec<LinkRow>> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT {LINK_COLUMNS} FROM links WHERE ?1 IS NULL OR link = ?1 \
@@ -500,14 +500,14 @@ impl Store for SqliteStore {
         now: i64,
         reason: &str,
     ) -> StoreResult<bool> {
-        self.lock()
-            .execute(
-                "UPDATE links SET ended_at = ?4, ended_reason = ?5 WHERE link = ?1 \
+        let (_gate, conn) = self.write();
+        conn.execute(
+            "UPDATE links SET ended_at = ?4, ended_reason = ?5 WHERE link = ?1 \
                  AND left_id = ?2 AND right_id = ?3 AND ended_at IS NULL",
-                params![link, left_id, right_id, now, reason],
-            )
-            .map(|n| n > 0)
-            .map_err(err("end link"))
+            params![link, left_id, right_id, now, reason],
+        )
+        .map(|n| n > 0)
+        .map_err(err("end link"))
     }
 
     fn put_link(&self, link: &str, left_id: &str, right_id: &str, now: i64) -> StoreResult<()> {
@@ -743,7 +743,7 @@ impl Store for SqliteStore {
     }
 
     fn observed_value(&self, key: &ObservedKey) -> StoreResult<Option<Option<String>>> {
-        workflows::observed_value(&self.lock(), key)
+        workflows::observed_value(&self.read(), key)
     }
 
     fn start_runs(
@@ -752,23 +752,25 @@ impl Store for SqliteStore {
         runs: &[NewRun],
         now: i64,
     ) -> StoreResult<Vec<i64>> {
-        workflows::start_runs(&mut self.lock(), observed, runs, now)
+        let (_gate, mut conn) = self.write();
+        workflows::start_runs(&mut conn, observed, runs, now)
     }
 
     fn unfinished_runs(&self, trigger_keys: &[&str]) -> StoreResult<Vec<WorkflowRun>> {
-        workflows::unfinished_runs(&self.lock(), trigger_keys)
+        workflows::unfinished_runs(&self.read(), trigger_keys)
     }
 
     fn runs_of_record(&self, system: &str, record_id: &str) -> StoreResult<Vec<WorkflowRun>> {
-        workflows::runs_of_record(&self.lock(), system, record_id)
+        workflows::runs_of_record(&self.read(), system, record_id)
     }
 
     fn run_steps(&self, run: i64) -> StoreResult<Vec<StepState>> {
-        workflows::run_steps(&self.lock(), run)
+        workflows::run_steps(&self.read(), run)
     }
 
     fn begin_step(&self, run: i64, step: u32, now: i64) -> StoreResult<()> {
-        workflows::begin_step(&self.lock(), run, step, now)
+        let (_gate, conn) = self.write();
+        workflows::begin_step(&conn, run, step, now)
     }
 
     fn finish_step(
@@ -779,10 +781,12 @@ impl Store for SqliteStore {
         audit: &[AuditEntry],
         now: i64,
     ) -> StoreResult<()> {
-        workflows::finish_step(&mut self.lock(), run, step, output, audit, now)
+        let (_gate, mut conn) = self.write();
+        workflows::finish_step(&mut conn, run, step, output, audit, now)
     }
 
     fn finish_run(&self, run: i64, now: i64) -> StoreResult<()> {
-        workflows::finish_run(&self.lock(), run, now)
+        let (_gate, conn) = self.write();
+        workflows::finish_run(&conn, run, now)
     }
 }

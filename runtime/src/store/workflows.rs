@@ -9,7 +9,7 @@
 //! - [`super::Store::finish_step`] stores a step's output with its audit rows in one
 //!   transaction: a step counted done is always explained by `seam why`.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use super::{AuditEntry, StoreError, StoreResult};
@@ -124,7 +124,9 @@ pub(super) fn start_runs(
     runs: &[NewRun],
     now: i64,
 ) -> StoreResult<Vec<i64>> {
-    let tx = conn.transaction().map_err(err("begin workflow runs"))?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err("begin workflow runs"))?;
     let mut started = Vec::new();
     {
         let mut obs = tx
@@ -252,7 +254,9 @@ pub(super) fn finish_step(
     audit: &[AuditEntry],
     now: i64,
 ) -> StoreResult<()> {
-    let tx = conn.transaction().map_err(err("begin finish step"))?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err("begin finish step"))?;
     tx.execute(
         "INSERT INTO workflow_steps (run_id, step, status, attempts, begun_at, finished_at, output) \
          VALUES (?1, ?2, 'done', 1, ?3, ?3, ?4) ON CONFLICT (run_id, step) \
