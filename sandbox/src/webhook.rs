@@ -21,7 +21,9 @@
 //! can be watched as it is committed: [`Webhook::watch`].
 
 use crate::faults::Faults;
+use axum::body::Bytes;
 use hmac::{Hmac, Mac};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
@@ -41,20 +43,24 @@ pub const LANES: usize = 32;
 /// An event on its way: the lane chosen by its record, and the signed body.
 struct Outgoing {
     lane: usize,
-    body: Vec<u8>,
+    body: Bytes,
 }
 
-/// The lane of an event: a hash of its record id (Salesforce CDC `recordIds[0]`, ServiceNow
-/// `sys_id`), so one record's events always share a lane.
-fn lane_of(event: &Value) -> usize {
-    let record = event
-        .pointer("/payload/ChangeEventHeader/recordIds/0")
-        .or_else(|| event.get("sys_id"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+/// The lane of an event's record (Salesforce CDC `recordIds[0]`, ServiceNow `sys_id`), so one
+/// record's events always share a lane.
+fn lane_of(record: &str) -> usize {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     record.hash(&mut h);
     (h.finish() % LANES as u64) as usize
+}
+
+/// The record an event is about, read from the event itself.
+fn record_of(event: &Value) -> &str {
+    event
+        .pointer("/payload/ChangeEventHeader/recordIds/0")
+        .or_else(|| event.get("sys_id"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// An emitted event and the moment it was committed, for in-process observers.
@@ -62,15 +68,30 @@ pub type Watched = (Instant, Value);
 
 /// `v1=<hex(HMAC-SHA256(secret, timestamp + "." + body))>`.
 pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    // HMAC accepts keys of any length, so this never fails.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+    Signer::new(secret).sign(timestamp, body)
+}
+
+/// An HMAC keyed once with the secret: each signature starts from a copy of the keyed state
+/// instead of hashing the key pads again.
+#[derive(Clone)]
+struct Signer(Option<Hmac<Sha256>>);
+
+impl Signer {
+    fn new(secret: &str) -> Signer {
+        // HMAC accepts keys of any length, so this is never `None`.
+        Signer(Hmac::<Sha256>::new_from_slice(secret.as_bytes()).ok())
+    }
+
+    fn sign(&self, timestamp: &str, body: &[u8]) -> String {
+        let Some(keyed) = &self.0 else {
+            return String::new();
+        };
+        let mut mac = keyed.clone();
+        mac.update(timestamp.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+    }
 }
 
 /// Checks a signature header value in constant time.
@@ -120,13 +141,25 @@ struct Counters {
     lost_answers: AtomicU64,
 }
 
+/// Where events go: the URL as configured, parsed once (not once per POST).
+struct Target {
+    text: String,
+    /// `None` when the text is not a URL: every attempt then fails, as a POST to it would.
+    parsed: Option<reqwest::Url>,
+}
+
+type SharedTarget = Arc<RwLock<Option<Target>>>;
+
 /// The webhook sender of one system.
+///
+/// The event log and the watcher take the event as the bytes that were sent: an event is
+/// serialized once, and a `Value` is made only for a watcher or for [`Webhook::events`].
 pub struct Webhook {
     tx: mpsc::UnboundedSender<Outgoing>,
-    log: Mutex<VecDeque<Value>>,
+    log: Mutex<VecDeque<Bytes>>,
     watcher: Mutex<Option<mpsc::UnboundedSender<Watched>>>,
     counters: Arc<Counters>,
-    url: Arc<RwLock<Option<String>>>,
+    url: SharedTarget,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -135,13 +168,26 @@ impl std::fmt::Debug for Webhook {
     }
 }
 
+fn target(url: Option<String>) -> Option<Target> {
+    url.map(|text| Target {
+        parsed: reqwest::Url::parse(&text).ok(),
+        text,
+    })
+}
+
 impl Webhook {
     /// Starts the sender task (needs a Tokio runtime).
     pub fn start(url: Option<String>, secret: String, faults: Arc<Faults>) -> Webhook {
         let (tx, rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
-        let url = Arc::new(RwLock::new(url));
-        tokio::spawn(run(rx, url.clone(), secret, faults, counters.clone()));
+        let url = Arc::new(RwLock::new(target(url)));
+        tokio::spawn(run(
+            rx,
+            url.clone(),
+            Signer::new(&secret),
+            faults,
+            counters.clone(),
+        ));
         Webhook {
             tx,
             log: Mutex::new(VecDeque::new()),
@@ -153,13 +199,24 @@ impl Webhook {
 
     /// Queues one event.
     pub fn emit(&self, event: Value) {
-        self.counters.emitted.fetch_add(1, Ordering::Relaxed);
         let body = serde_json::to_vec(&event).unwrap_or_default();
-        let lane = lane_of(&event);
+        let lane = lane_of(record_of(&event));
+        self.queue(lane, body.into(), Some(event));
+    }
+
+    /// Queues one event the caller serialized itself (the bytes every delivery sends);
+    /// `record` is the record it is about (its lane).
+    pub fn emit_serialized(&self, record: &str, body: Vec<u8>) {
+        self.queue(lane_of(record), body.into(), None);
+    }
+
+    fn queue(&self, lane: usize, body: Bytes, event: Option<Value>) {
+        self.counters.emitted.fetch_add(1, Ordering::Relaxed);
         {
             let mut w = self.watcher.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(tx) = w.as_ref() {
-                if tx.send((Instant::now(), event.clone())).is_err() {
+                let event = event.unwrap_or_else(|| parse(&body));
+                if tx.send((Instant::now(), event)).is_err() {
                     *w = None;
                 }
             }
@@ -169,9 +226,9 @@ impl Webhook {
             if log.len() >= LOG_CAP {
                 log.pop_front();
             }
-            log.push_back(event);
+            log.push_back(body.clone());
         }
-        if self.url().is_none() {
+        if self.url.read().unwrap_or_else(|e| e.into_inner()).is_none() {
             self.counters.unsent.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -188,17 +245,21 @@ impl Webhook {
     }
 
     pub fn url(&self) -> Option<String> {
-        self.url.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.url
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|t| t.text.clone())
     }
 
     pub fn set_url(&self, url: Option<String>) {
-        *self.url.write().unwrap_or_else(|e| e.into_inner()) = url;
+        *self.url.write().unwrap_or_else(|e| e.into_inner()) = target(url);
     }
 
     /// Every event emitted so far (the last 10,000), in commit order, before faults.
     pub fn events(&self) -> Vec<Value> {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        log.iter().cloned().collect()
+        log.iter().map(|b| parse(b)).collect()
     }
 
     pub fn clear(&self) {
@@ -219,10 +280,24 @@ impl Webhook {
     }
 }
 
+/// An event's bytes as a value. The sandbox wrote them from a value, so they parse.
+fn parse(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or(Value::Null)
+}
+
+/// What every delivery of one sender shares.
+struct Sender {
+    client: reqwest::Client,
+    signer: Signer,
+    counters: Arc<Counters>,
+    url: SharedTarget,
+    faults: Arc<Faults>,
+}
+
 async fn run(
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
-    url: Arc<RwLock<Option<String>>>,
-    secret: String,
+    url: SharedTarget,
+    signer: Signer,
     faults: Arc<Faults>,
     counters: Arc<Counters>,
 ) {
@@ -232,10 +307,16 @@ async fn run(
         .pool_max_idle_per_host(LANES)
         .build()
         .unwrap_or_default();
-    let ctx = Arc::new((client, secret, counters, url, faults.clone()));
-    let lanes: Vec<mpsc::UnboundedSender<Vec<u8>>> =
+    let ctx = Arc::new(Sender {
+        client,
+        signer,
+        counters,
+        url,
+        faults: faults.clone(),
+    });
+    let lanes: Vec<mpsc::UnboundedSender<Bytes>> =
         (0..LANES).map(|_| start_lane(ctx.clone())).collect();
-    let send = |lane: usize, body: Vec<u8>| {
+    let send = |lane: usize, body: Bytes| {
         if let Some(l) = lanes.get(lane) {
             let _ = l.send(body);
         }
@@ -259,7 +340,7 @@ async fn run(
         let Some(out) = next else { break };
         let d = faults.decide_hook();
         if d.drop {
-            ctx.2.dropped.fetch_add(1, Ordering::Relaxed);
+            ctx.counters.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
         if d.reorder && held.is_none() {
@@ -267,7 +348,7 @@ async fn run(
             continue;
         }
         if d.duplicate {
-            ctx.2.duplicated.fetch_add(1, Ordering::Relaxed);
+            ctx.counters.duplicated.fetch_add(1, Ordering::Relaxed);
             deliver(&ctx, &send, out.lane, out.body.clone(), d.delay);
         }
         deliver(&ctx, &send, out.lane, out.body, d.delay);
@@ -280,8 +361,8 @@ async fn run(
 }
 
 /// One lane: POSTs its events one at a time, in the order it got them.
-fn start_lane(ctx: Arc<Ctx>) -> mpsc::UnboundedSender<Vec<u8>> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+fn start_lane(ctx: Arc<Sender>) -> mpsc::UnboundedSender<Bytes> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
     tokio::spawn(async move {
         while let Some(body) = rx.recv().await {
             post(&ctx, body).await;
@@ -290,20 +371,12 @@ fn start_lane(ctx: Arc<Ctx>) -> mpsc::UnboundedSender<Vec<u8>> {
     tx
 }
 
-type Ctx = (
-    reqwest::Client,
-    String,
-    Arc<Counters>,
-    Arc<RwLock<Option<String>>>,
-    Arc<Faults>,
-);
-
 /// Now through its lane, or after `delay` on its own (a delayed event is out of order anyway).
 fn deliver(
-    ctx: &Arc<Ctx>,
-    send: &impl Fn(usize, Vec<u8>),
+    ctx: &Arc<Sender>,
+    send: &impl Fn(usize, Bytes),
     lane: usize,
-    body: Vec<u8>,
+    body: Bytes,
     delay: Duration,
 ) {
     if delay.is_zero() {
@@ -317,38 +390,54 @@ fn deliver(
     }
 }
 
-async fn post(ctx: &Ctx, body: Vec<u8>) {
-    let (client, secret, counters, url, faults) = ctx;
-    let Some(url) = url.read().unwrap_or_else(|e| e.into_inner()).clone() else {
-        counters.unsent.fetch_add(1, Ordering::Relaxed);
+const TIMESTAMP_NAME: HeaderName = HeaderName::from_static("x-seam-timestamp");
+const SIGNATURE_NAME: HeaderName = HeaderName::from_static("x-seam-signature");
+
+async fn post(ctx: &Sender, body: Bytes) {
+    let Some(url) = ctx
+        .url
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|t| t.parsed.clone())
+    else {
+        ctx.counters.unsent.fetch_add(1, Ordering::Relaxed);
         return;
     };
     for attempt in 0..3u32 {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
         }
+        let Some(url) = url.clone() else {
+            tracing::debug!("webhook URL does not parse");
+            continue;
+        };
         let ts = chrono::Utc::now().timestamp().to_string();
-        let sig = sign(secret, &ts, &body);
-        let res = client
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .header(TIMESTAMP_HEADER, &ts)
-            .header(SIGNATURE_HEADER, sig)
+        let sig = ctx.signer.sign(&ts, &body);
+        let (Ok(ts), Ok(sig)) = (HeaderValue::from_str(&ts), HeaderValue::from_str(&sig)) else {
+            continue;
+        };
+        let res = ctx
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(TIMESTAMP_NAME, ts)
+            .header(SIGNATURE_NAME, sig)
             .body(body.clone())
             .send()
             .await;
         match res {
             Ok(r) if r.status().is_success() => {
-                if faults.decide_lost_ack() {
-                    counters.lost_answers.fetch_add(1, Ordering::Relaxed);
+                if ctx.faults.decide_lost_ack() {
+                    ctx.counters.lost_answers.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                counters.delivered.fetch_add(1, Ordering::Relaxed);
+                ctx.counters.delivered.fetch_add(1, Ordering::Relaxed);
                 return;
             }
             Ok(r) => tracing::debug!(status = %r.status(), "webhook answered non-2xx"),
             Err(e) => tracing::debug!(error = %e, "webhook delivery failed"),
         }
     }
-    counters.failed.fetch_add(1, Ordering::Relaxed);
+    ctx.counters.failed.fetch_add(1, Ordering::Relaxed);
 }
