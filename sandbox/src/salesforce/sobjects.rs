@@ -397,7 +397,8 @@ pub fn create(
         let replay = db.next("replay", 1);
         let commit = db.next("commit", 1);
         let event =
-            events::change_event(sf, meta, "CREATE", &id, &rec, &[], origin, replay, commit);
+            events::ChangeEvent::new(sf, meta, "CREATE", &id, &rec, &[], origin, replay, commit)
+                .to_vec();
         let outbound = sf
             .outbound
             .wants(meta.name())
@@ -405,7 +406,7 @@ pub fn create(
         db.table_mut(meta.name()).rows.insert(id.clone(), rec);
         (id, event, outbound)
     };
-    sf.webhook.emit(event);
+    sf.webhook.emit_serialized(&id, event);
     if let Some((notification_id, rec)) = outbound {
         sf.outbound
             .notify(meta, &rec, notification_id, || sf.mint_token());
@@ -459,15 +460,16 @@ fn apply_update(
             payload.insert("LastModifiedDate".into(), json!(now));
             let outbound = notification_id.map(|n| (n, rec.clone()));
             Some((
-                events::change_event(
+                events::ChangeEvent::new(
                     sf, meta, "UPDATE", id, &payload, &changed, origin, replay, commit,
-                ),
+                )
+                .to_vec(),
                 outbound,
             ))
         }
     };
     if let Some((e, outbound)) = event {
-        sf.webhook.emit(e);
+        sf.webhook.emit_serialized(id, e);
         if let Some((notification_id, rec)) = outbound {
             sf.outbound
                 .notify(meta, &rec, notification_id, || sf.mint_token());
@@ -525,7 +527,7 @@ fn delete_record(sf: &SfState, meta: &ObjMeta, id: &str, origin: &str) -> Result
         let replay = db.next("replay", 1);
         let commit = db.next("commit", 1);
         db.table_mut(meta.name()).rows.shift_remove(id);
-        events::change_event(
+        events::ChangeEvent::new(
             sf,
             meta,
             "DELETE",
@@ -536,8 +538,9 @@ fn delete_record(sf: &SfState, meta: &ObjMeta, id: &str, origin: &str) -> Result
             replay,
             commit,
         )
+        .to_vec()
     };
-    sf.webhook.emit(event);
+    sf.webhook.emit_serialized(id, event);
     Ok(())
 }
 
