@@ -12,9 +12,17 @@
 //! value; on update, the fields whose value changed (including the `sys_` stamps); on delete,
 //! empty. The same payload is produced by `examples/servicenow/seam_webhook_business_rule.js`.
 
+//!
+//! The event is serialized straight from the record ([`Event`] implements `Serialize`), in the
+//! key order the sorted `serde_json::Value` it replaces gave: building that value (a string
+//! per field), cloning it for the watcher and serializing it was most of a PATCH.
+
 use super::TableMeta;
 use crate::store::{as_text, Record};
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// A record with every catalogue field as a string (what `record` of an event carries).
 pub fn plain(meta: &TableMeta, rec: &Record) -> Value {
@@ -26,27 +34,170 @@ pub fn plain(meta: &TableMeta, rec: &Record) -> Value {
     Value::Object(out)
 }
 
-pub fn event(
-    meta: &TableMeta,
-    rec: &Record,
-    operation: &str,
-    changed: &[String],
-    journal: &Map<String, Value>,
-) -> Value {
-    let mut record = plain(meta, rec);
-    if let Some(o) = record.as_object_mut() {
-        for (k, v) in journal {
-            o.insert(k.clone(), v.clone());
+/// One change event of one record, ready to serialize.
+pub struct Event<'a> {
+    pub meta: &'a TableMeta,
+    pub rec: &'a Record,
+    /// `insert`, `update` or `delete`.
+    pub operation: &'a str,
+    pub changed: &'a [String],
+    /// Journal entries just added: `record` shows them instead of the stored value.
+    pub journal: &'a Map<String, Value>,
+}
+
+fn text(v: Option<&Value>) -> Cow<'_, str> {
+    match v {
+        Some(Value::String(s)) => Cow::Borrowed(s),
+        None => Cow::Borrowed(""),
+        Some(other) => Cow::Owned(as_text(other)),
+    }
+}
+
+impl Event<'_> {
+    /// The bytes the webhook sends.
+    pub fn to_vec(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    fn stamp(&self, name: &str) -> Cow<'_, str> {
+        text(self.rec.get(name))
+    }
+}
+
+impl Serialize for Event<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let count = self.stamp("sys_mod_count").parse::<u64>().unwrap_or(0);
+        // Keys in byte order.
+        let mut m = s.serialize_map(Some(8))?;
+        m.serialize_entry("changed_fields", self.changed)?;
+        m.serialize_entry("operation", self.operation)?;
+        m.serialize_entry("record", &Plain(self))?;
+        m.serialize_entry("sys_id", &self.stamp("sys_id"))?;
+        m.serialize_entry("sys_mod_count", &count)?;
+        m.serialize_entry("sys_updated_by", &self.stamp("sys_updated_by"))?;
+        m.serialize_entry("sys_updated_on", &self.stamp("sys_updated_on"))?;
+        m.serialize_entry("table", self.meta.name())?;
+        m.end()
+    }
+}
+
+/// Every field of the table, in key order, as a string; a journal field as its new entry.
+struct Plain<'e, 'a>(&'e Event<'a>);
+
+impl Serialize for Plain<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut m = s.serialize_map(None)?;
+        // Two sorted lists merged: the fields, and the journal entries (which are fields too,
+        // but a map of both would show an entry under any name).
+        let mut names = e.meta.field_names_sorted().peekable();
+        let mut entries = e.journal.iter().peekable();
+        loop {
+            match (names.peek(), entries.peek()) {
+                (Some(&n), Some(&(k, v))) if k.as_str() <= n => {
+                    if k == n {
+                        names.next();
+                    }
+                    m.serialize_entry(k, v)?;
+                    entries.next();
+                }
+                (Some(&n), _) => {
+                    m.serialize_entry(n, &text(e.rec.get(n)))?;
+                    names.next();
+                }
+                (None, Some(&(k, v))) => {
+                    m.serialize_entry(k, v)?;
+                    entries.next();
+                }
+                (None, None) => break,
+            }
+        }
+        m.end()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::servicenow::SnowState;
+    use crate::SandboxConfig;
+    use serde_json::json;
+
+    /// The event as it was built before: a `Value`, serialized. The reference the direct
+    /// serialization must match byte for byte.
+    fn as_value(e: &Event) -> Vec<u8> {
+        let mut record = plain(e.meta, e.rec);
+        if let Some(o) = record.as_object_mut() {
+            for (k, v) in e.journal {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        let rec = e.rec;
+        serde_json::to_vec(&json!({
+            "table": e.meta.name(),
+            "sys_id": rec.get("sys_id").map(as_text).unwrap_or_default(),
+            "operation": e.operation,
+            "sys_mod_count": rec.get("sys_mod_count").map(as_text).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0),
+            "sys_updated_on": rec.get("sys_updated_on").map(as_text).unwrap_or_default(),
+            "sys_updated_by": rec.get("sys_updated_by").map(as_text).unwrap_or_default(),
+            "changed_fields": e.changed,
+            "record": record,
+        }))
+        .unwrap()
+    }
+
+    fn record(v: Value) -> Record {
+        match v {
+            Value::Object(m) => m,
+            _ => Record::new(),
         }
     }
-    json!({
-        "table": meta.name(),
-        "sys_id": rec.get("sys_id").map(as_text).unwrap_or_default(),
-        "operation": operation,
-        "sys_mod_count": rec.get("sys_mod_count").map(as_text).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0),
-        "sys_updated_on": rec.get("sys_updated_on").map(as_text).unwrap_or_default(),
-        "sys_updated_by": rec.get("sys_updated_by").map(as_text).unwrap_or_default(),
-        "changed_fields": changed,
-        "record": record,
-    })
+
+    #[tokio::test]
+    async fn serialized_events_match_the_value_they_replace_byte_for_byte() {
+        let sn = SnowState::new(
+            &SandboxConfig::ephemeral(),
+            "http://127.0.0.1:1".into(),
+            None,
+        )
+        .unwrap();
+        let full = record(json!({
+            "sys_id": "0123456789abcdef0123456789abcdef", "sys_mod_count": "41",
+            "sys_updated_by": "admin", "sys_updated_on": "2026-01-01 00:00:00",
+            "number": "INC0010001", "state": "2", "impact": 1, "active": true,
+            "short_description": "quote \" backslash \\ newline \n tab \t bell \u{7} — ünïcödé 🚀",
+            "description": null, "caller_id": "fedcba9876543210fedcba9876543210",
+            "work_notes": "stored", "__journal__work_notes": ["older entry"],
+            "not_a_field": "never shown",
+        }));
+        let odd = record(json!({"sys_mod_count": "not a number", "sys_id": 7}));
+        let entry = record(json!({"work_notes": "just added \"note\"", "comments": "also"}));
+        let changed: Vec<String> = ["short_description", "sys_mod_count", "work_notes"]
+            .map(String::from)
+            .to_vec();
+        for table in ["incident", "sys_user", "core_company"] {
+            let meta = sn.table(table).unwrap();
+            for rec in [&full, &odd, &Record::new()] {
+                for (op, journal) in [
+                    ("insert", &entry),
+                    ("update", &Map::new()),
+                    ("delete", &Map::new()),
+                ] {
+                    let e = Event {
+                        meta,
+                        rec,
+                        operation: op,
+                        changed: &changed,
+                        journal,
+                    };
+                    assert_eq!(
+                        String::from_utf8(e.to_vec()).unwrap(),
+                        String::from_utf8(as_value(&e)).unwrap(),
+                        "{table} {op}"
+                    );
+                }
+            }
+        }
+    }
 }

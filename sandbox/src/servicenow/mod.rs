@@ -102,6 +102,11 @@ impl TableMeta {
         &self.def.name
     }
 
+    /// Every field name once, in byte order (the order of a JSON object the sandbox writes).
+    pub fn field_names_sorted(&self) -> impl Iterator<Item = &str> {
+        self.render.iter().map(|f| f.name.as_str())
+    }
+
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
         self.by_name.get(name).and_then(|&i| self.def.fields.get(i))
     }

@@ -41,15 +41,23 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-/// Applies a request body to a record; returns the journal entries added.
+/// What applying a body did: the journal entries added, and every field it may have changed
+/// (written from the body, derived, or priority); any other field kept its value.
+struct Applied {
+    journal: Map<String, Value>,
+    touched: Vec<String>,
+}
+
+/// Applies a request body to a record.
 fn apply(
     sn: &SnowState,
     meta: &TableMeta,
     db: &Db,
     rec: &mut Record,
     body: Map<String, Value>,
-) -> Map<String, Value> {
+) -> Applied {
     let mut journal = Map::new();
+    let mut touched = Vec::new();
     for (k, v) in body {
         let Some(f) = meta.field(&k) else { continue };
         if f.read_only || k.starts_with("sys_") || (meta.priority_matrix && k == "priority") {
@@ -93,15 +101,17 @@ fn apply(
             }
             _ => {}
         }
+        touched.push(k.clone());
         rec.insert(k, Value::String(s));
     }
-    crate::store::derive(&meta.def, rec, false);
+    touched.extend(crate::store::derive(&meta.def, rec, false));
     if meta.priority_matrix {
         let i = rec.get("impact").map(as_text).unwrap_or_default();
         let u = rec.get("urgency").map(as_text).unwrap_or_default();
         rec.insert("priority".into(), Value::String(priority(&i, &u)));
+        touched.push("priority".into());
     }
-    journal
+    Applied { journal, touched }
 }
 
 fn data_policy(meta: &TableMeta, rec: &Record) -> Result<(), Fail> {
@@ -154,7 +164,7 @@ pub fn insert(
     }
     let (event, rec) = {
         let mut db = sn.store.write();
-        let journal = apply(sn, meta, &db, &mut rec, body);
+        let journal = apply(sn, meta, &db, &mut rec, body).journal;
         data_policy(meta, &rec)?;
         if let Some((field, pre, width, post)) = &meta.auto {
             let n = db.next(&format!("auto:{}", meta.name()), 10_001);
@@ -181,68 +191,95 @@ pub fn insert(
             })
             .map(|f| f.name.clone())
             .collect();
-        let event = events::event(meta, &rec, "insert", &changed, &journal);
+        let event = events::Event {
+            meta,
+            rec: &rec,
+            operation: "insert",
+            changed: &changed,
+            journal: &journal,
+        }
+        .to_vec();
         db.table_mut(meta.name())
             .rows
             .insert(sys_id.clone(), rec.clone());
         (event, rec)
     };
-    sn.webhook.emit(event);
+    sn.webhook.emit_serialized(&sys_id, event);
     Ok((sys_id, rec))
 }
 
+/// Updates a record and answers with it, rendered through `view` under the same lock, so
+/// the answer shows what this write committed and the record is never copied out for it.
+/// The record is cloned once, so a body refused by the data policy leaves it untouched.
 fn update_record(
     sn: &SnowState,
     meta: &TableMeta,
     sys_id: &str,
     body: Map<String, Value>,
     user: &str,
-) -> Result<Record, Fail> {
+    view: &View,
+) -> Result<Response, Fail> {
     let now = sn_datetime(chrono::Utc::now());
-    let (event, rec) = {
-        let mut db = sn.store.write();
-        let Some(before) = db
+    let answer = |db: &Db| -> Result<Response, Fail> {
+        let rec = db
             .table(meta.name())
             .and_then(|t| t.rows.get(sys_id))
-            .cloned()
-        else {
-            return Err(not_found());
-        };
-        let mut rec = before.clone();
-        let journal = apply(sn, meta, &db, &mut rec, body);
-        let mut changed: Vec<String> = meta
-            .def
-            .fields
-            .iter()
-            .filter(|f| rec.get(&f.name) != before.get(&f.name) || journal.contains_key(&f.name))
-            .map(|f| f.name.clone())
-            .collect();
-        if changed.is_empty() {
-            return Ok(before);
-        }
-        data_policy(meta, &rec)?;
-        let count = rec
-            .get("sys_mod_count")
-            .map(as_text)
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0)
-            + 1;
-        rec.insert("sys_mod_count".into(), Value::String(count.to_string()));
-        rec.insert("sys_updated_on".into(), Value::String(now));
-        rec.insert("sys_updated_by".into(), Value::String(user.to_string()));
-        for f in ["sys_mod_count", "sys_updated_on", "sys_updated_by"] {
-            if !changed.iter().any(|c| c == f) && rec.get(f) != before.get(f) {
-                changed.push(f.to_string());
-            }
-        }
-        let event = events::event(meta, &rec, "update", &changed, &journal);
-        db.table_mut(meta.name())
-            .rows
-            .insert(sys_id.to_string(), rec.clone());
-        (event, rec)
+            .ok_or_else(not_found)?;
+        Ok(Json(Answer {
+            result: shown(sn, meta, db, rec, view),
+        })
+        .into_response())
     };
-    sn.webhook.emit(event);
-    Ok(rec)
+    let mut db = sn.store.write();
+    let Some(before) = db.table(meta.name()).and_then(|t| t.rows.get(sys_id)) else {
+        return Err(not_found());
+    };
+    let mut rec = before.clone();
+    let Applied { journal, touched } = apply(sn, meta, &db, &mut rec, body);
+    // INVARIANT: `apply` changes only the fields it lists in `touched`.
+    let differs = |rec: &Record, name: &str| rec.get(name) != before.get(name);
+    let mut changed: Vec<String> = meta
+        .def
+        .fields
+        .iter()
+        .filter(|f| {
+            (touched.contains(&f.name) && differs(&rec, &f.name)) || journal.contains_key(&f.name)
+        })
+        .map(|f| f.name.clone())
+        .collect();
+    if changed.is_empty() {
+        return answer(&db);
+    }
+    data_policy(meta, &rec)?;
+    let count = rec
+        .get("sys_mod_count")
+        .map(as_text)
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0)
+        + 1;
+    rec.insert("sys_mod_count".into(), Value::String(count.to_string()));
+    rec.insert("sys_updated_on".into(), Value::String(now));
+    rec.insert("sys_updated_by".into(), Value::String(user.to_string()));
+    for f in ["sys_mod_count", "sys_updated_on", "sys_updated_by"] {
+        if !changed.iter().any(|c| c == f) && differs(&rec, f) {
+            changed.push(f.to_string());
+        }
+    }
+    let event = events::Event {
+        meta,
+        rec: &rec,
+        operation: "update",
+        changed: &changed,
+        journal: &journal,
+    }
+    .to_vec();
+    if let Some(slot) = db.table_mut(meta.name()).rows.get_mut(sys_id) {
+        *slot = rec;
+    }
+    let res = answer(&db);
+    drop(db);
+    sn.webhook.emit_serialized(sys_id, event);
+    res
 }
 
 fn not_found() -> Fail {
@@ -512,23 +549,13 @@ pub async fn update(
     Extension(User(user)): Extension<User>,
     body: axum::body::Bytes,
 ) -> Response {
-    let id = path.get("sys_id").cloned().unwrap_or_default();
+    let id = path.get("sys_id").map(String::as_str).unwrap_or_default();
     let r = meta_of(&sn, &path).and_then(|meta| {
         let body = body_of(&body)?;
-        let rec = update_record(&sn, &meta, &id, body, &user)?;
-        Ok((meta, rec))
+        let view = View::from(&params_of(raw));
+        update_record(&sn, &meta, id, body, &user, &view)
     });
-    match r {
-        Ok((meta, rec)) => {
-            let view = View::from(&params_of(raw));
-            let db = sn.store.read();
-            Json(Answer {
-                result: shown(&sn, &meta, &db, &rec, &view),
-            })
-            .into_response()
-        }
-        Err(f) => fail(f),
-    }
+    r.unwrap_or_else(fail)
 }
 
 pub async fn delete(
@@ -543,10 +570,17 @@ pub async fn delete(
     let event = {
         let mut db = sn.store.write();
         match db.table_mut(meta.name()).rows.shift_remove(&id) {
-            Some(rec) => events::event(&meta, &rec, "delete", &[], &Map::new()),
+            Some(rec) => events::Event {
+                meta: &meta,
+                rec: &rec,
+                operation: "delete",
+                changed: &[],
+                journal: &Map::new(),
+            }
+            .to_vec(),
             None => return fail(not_found()),
         }
     };
-    sn.webhook.emit(event);
+    sn.webhook.emit_serialized(&id, event);
     StatusCode::NO_CONTENT.into_response()
 }
