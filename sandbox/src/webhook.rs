@@ -201,21 +201,30 @@ impl Webhook {
     pub fn emit(&self, event: Value) {
         let body = serde_json::to_vec(&event).unwrap_or_default();
         let lane = lane_of(record_of(&event));
-        self.queue(lane, body.into(), Some(event));
+        self.queue(lane, body.into(), Some(move || event));
     }
 
     /// Queues one event the caller serialized itself (the bytes every delivery sends);
-    /// `record` is the record it is about (its lane).
+    /// `record` is the record it is about (its lane). A watcher gets the bytes parsed.
     pub fn emit_serialized(&self, record: &str, body: Vec<u8>) {
-        self.queue(lane_of(record), body.into(), None);
+        self.queue(lane_of(record), body.into(), None::<fn() -> Value>);
     }
 
-    fn queue(&self, lane: usize, body: Bytes, event: Option<Value>) {
+    /// As [`Webhook::emit_serialized`], with the value a watcher gets made by `value` (only
+    /// when a watcher is registered): cheaper than parsing the bytes for a large event.
+    pub fn emit_serialized_with(&self, record: &str, body: Vec<u8>, value: impl FnOnce() -> Value) {
+        self.queue(lane_of(record), body.into(), Some(value));
+    }
+
+    fn queue(&self, lane: usize, body: Bytes, value: Option<impl FnOnce() -> Value>) {
         self.counters.emitted.fetch_add(1, Ordering::Relaxed);
         {
             let mut w = self.watcher.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(tx) = w.as_ref() {
-                let event = event.unwrap_or_else(|| parse(&body));
+                let event = match value {
+                    Some(make) => make(),
+                    None => parse(&body),
+                };
                 if tx.send((Instant::now(), event)).is_err() {
                     *w = None;
                 }

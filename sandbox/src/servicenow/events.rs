@@ -64,6 +64,84 @@ impl Event<'_> {
     }
 }
 
+impl Event<'_> {
+    /// The event as a value (for a watcher), equal to the bytes parsed. Built from entries in
+    /// key order, which a sorted map takes in one pass instead of one search per insert.
+    pub fn to_value(&self) -> Value {
+        let own = |s: Cow<'_, str>| Value::String(s.into_owned());
+        let record: Map<String, Value> = self
+            .plain_entries()
+            .map(|(k, v)| {
+                let v = match v {
+                    Shown::Entry(v) => v.clone(),
+                    Shown::Stored(s) => own(s),
+                };
+                (k.to_string(), v)
+            })
+            .collect();
+        let count = self.stamp("sys_mod_count").parse::<u64>().unwrap_or(0);
+        let entries: [(&str, Value); 8] = [
+            (
+                "changed_fields",
+                Value::Array(self.changed.iter().cloned().map(Value::String).collect()),
+            ),
+            ("operation", Value::String(self.operation.to_string())),
+            ("record", Value::Object(record)),
+            ("sys_id", own(self.stamp("sys_id"))),
+            ("sys_mod_count", Value::from(count)),
+            ("sys_updated_by", own(self.stamp("sys_updated_by"))),
+            ("sys_updated_on", own(self.stamp("sys_updated_on"))),
+            ("table", Value::String(self.meta.name().to_string())),
+        ];
+        Value::Object(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
+    }
+
+    /// `record`'s entries in key order: every field, and the journal entries just added (which
+    /// are fields too, but a map of both would show an entry under any name).
+    fn plain_entries(&self) -> impl Iterator<Item = (&str, Shown<'_>)> {
+        let mut names = self.meta.field_names_sorted().peekable();
+        let mut entries = self.journal.iter().peekable();
+        std::iter::from_fn(move || match (names.peek(), entries.peek()) {
+            (Some(&n), Some(&(k, v))) if k.as_str() <= n => {
+                if k == n {
+                    names.next();
+                }
+                entries.next();
+                Some((k.as_str(), Shown::Entry(v)))
+            }
+            (Some(&n), _) => {
+                names.next();
+                Some((n, Shown::Stored(text(self.rec.get(n)))))
+            }
+            (None, Some(&(k, v))) => {
+                entries.next();
+                Some((k.as_str(), Shown::Entry(v)))
+            }
+            (None, None) => None,
+        })
+    }
+}
+
+/// A value of `record`: a journal entry, or the stored value as text.
+enum Shown<'a> {
+    Entry(&'a Value),
+    Stored(Cow<'a, str>),
+}
+
+impl Serialize for Shown<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Shown::Entry(v) => v.serialize(s),
+            Shown::Stored(t) => s.serialize_str(t),
+        }
+    }
+}
+
 impl Serialize for Event<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let count = self.stamp("sys_mod_count").parse::<u64>().unwrap_or(0);
@@ -86,33 +164,7 @@ struct Plain<'e, 'a>(&'e Event<'a>);
 
 impl Serialize for Plain<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let e = self.0;
-        let mut m = s.serialize_map(None)?;
-        // Two sorted lists merged: the fields, and the journal entries (which are fields too,
-        // but a map of both would show an entry under any name).
-        let mut names = e.meta.field_names_sorted().peekable();
-        let mut entries = e.journal.iter().peekable();
-        loop {
-            match (names.peek(), entries.peek()) {
-                (Some(&n), Some(&(k, v))) if k.as_str() <= n => {
-                    if k == n {
-                        names.next();
-                    }
-                    m.serialize_entry(k, v)?;
-                    entries.next();
-                }
-                (Some(&n), _) => {
-                    m.serialize_entry(n, &text(e.rec.get(n)))?;
-                    names.next();
-                }
-                (None, Some(&(k, v))) => {
-                    m.serialize_entry(k, v)?;
-                    entries.next();
-                }
-                (None, None) => break,
-            }
-        }
-        m.end()
+        s.collect_map(self.0.plain_entries())
     }
 }
 
@@ -196,6 +248,8 @@ mod tests {
                         String::from_utf8(as_value(&e)).unwrap(),
                         "{table} {op}"
                     );
+                    let parsed: Value = serde_json::from_slice(&as_value(&e)).unwrap();
+                    assert_eq!(e.to_value(), parsed, "{table} {op}");
                 }
             }
         }

@@ -265,20 +265,23 @@ fn update_record(
             changed.push(f.to_string());
         }
     }
-    let event = events::Event {
-        meta,
-        rec: &rec,
-        operation: "update",
-        changed: &changed,
-        journal: &journal,
-    }
-    .to_vec();
     if let Some(slot) = db.table_mut(meta.name()).rows.get_mut(sys_id) {
         *slot = rec;
     }
     let res = answer(&db);
-    drop(db);
-    sn.webhook.emit_serialized(sys_id, event);
+    let rec = db
+        .table(meta.name())
+        .and_then(|t| t.rows.get(sys_id))
+        .ok_or_else(not_found)?;
+    let event = events::Event {
+        meta,
+        rec,
+        operation: "update",
+        changed: &changed,
+        journal: &journal,
+    };
+    sn.webhook
+        .emit_serialized_with(sys_id, event.to_vec(), || event.to_value());
     res
 }
 
