@@ -39,6 +39,8 @@ pub struct ObjMeta {
     pub def: ObjectDef,
     pub key_prefix: String,
     by_lower: HashMap<String, usize>,
+    /// Every field name once, in byte order (how a record with all its fields is shown).
+    pub sorted_names: Vec<String>,
     /// Auto-number: field, text before the digits, digit count, text after.
     pub auto: Option<(String, String, usize, String)>,
 }
@@ -74,7 +76,11 @@ impl ObjMeta {
                 post.to_string(),
             )
         });
+        let mut sorted_names: Vec<String> = def.fields.iter().map(|f| f.name.clone()).collect();
+        sorted_names.sort();
+        sorted_names.dedup();
         ObjMeta {
+            sorted_names,
             key_prefix: def.key_prefix.clone().unwrap_or(fallback_prefix),
             def,
             by_lower,

@@ -8,6 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use seam_compiler::catalog::{FieldDef, FieldType};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -570,6 +572,81 @@ pub fn render(meta: &ObjMeta, rec: &Record, version: &str, fields: Option<&[Stri
     Value::Object(out)
 }
 
+/// The record as the REST API shows it, serialized straight from the store: the same bytes as
+/// [`render`]'s value (a sorted map: `attributes` among the fields in byte order, a field
+/// asked twice shown once), without building it. A GET's answer.
+pub struct Shown<'a> {
+    pub meta: &'a ObjMeta,
+    pub rec: &'a Record,
+    pub version: &'a str,
+    /// The requested fields (any order, repeats allowed), or every field.
+    pub fields: Option<&'a [String]>,
+}
+
+const ATTRIBUTES: &str = "attributes";
+
+impl Serialize for Shown<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let asked: Vec<&str>;
+        let names: &mut dyn Iterator<Item = &str> = match self.fields {
+            Some(list) => {
+                let mut sorted: Vec<&str> = list.iter().map(String::as_str).collect();
+                sorted.sort_unstable();
+                sorted.dedup();
+                asked = sorted;
+                &mut asked.iter().copied()
+            }
+            None => &mut self.meta.sorted_names.iter().map(String::as_str),
+        };
+        let mut m = s.serialize_map(None)?;
+        let mut attributes_done = false;
+        for name in names {
+            if !attributes_done && name >= ATTRIBUTES {
+                attributes_done = true;
+                // A field of that name replaces them, as a second insert into the map did.
+                if name != ATTRIBUTES {
+                    m.serialize_entry(ATTRIBUTES, &Attributes(self))?;
+                }
+            }
+            m.serialize_entry(name, &self.rec.get(name))?;
+        }
+        if !attributes_done {
+            m.serialize_entry(ATTRIBUTES, &Attributes(self))?;
+        }
+        m.end()
+    }
+}
+
+/// `{"type": "Case", "url": "/services/data/vNN.N/sobjects/Case/<id>"}`.
+struct Attributes<'s, 'a>(&'s Shown<'a>);
+
+impl Serialize for Attributes<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let id = r.rec.get("Id").and_then(Value::as_str).unwrap_or("");
+        let name = r.meta.name();
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("type", name)?;
+        m.serialize_entry(
+            "url",
+            &Url(format_args!(
+                "/services/data/{}/sobjects/{name}/{id}",
+                r.version
+            )),
+        )?;
+        m.end()
+    }
+}
+
+/// Text written as a JSON string without an intermediate `String`.
+struct Url<'a>(std::fmt::Arguments<'a>);
+
+impl Serialize for Url<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
 fn fields_param(meta: &ObjMeta, raw: Option<&str>) -> Result<Option<Vec<String>>, SfError> {
     let Some(q) = raw else { return Ok(None) };
     let params = crate::util::form_urlencoded(q.as_bytes());
@@ -622,16 +699,19 @@ pub async fn create_handler(
     }
 }
 
+/// The answer to a `{id}` that is no id (read as an external id the platform cannot find).
+fn not_an_id(id: &str) -> SfError {
+    SfError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!("Provided external ID field does not exist or is not accessible: {id}"),
+        &[],
+    )
+}
+
 /// Resolves `{id}` of `/sobjects/{object}/{id}` to a stored 18-character id.
 fn existing(sf: &SfState, meta: &ObjMeta, id: &str) -> Result<String, SfError> {
-    let id18 = to18(id).ok_or_else(|| {
-        SfError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("Provided external ID field does not exist or is not accessible: {id}"),
-            &[],
-        )
-    })?;
+    let id18 = to18(id).ok_or_else(|| not_an_id(id))?;
     let db = sf.store.read();
     if db
         .table(meta.name())
@@ -651,18 +731,23 @@ pub async fn read(
     let r = (|| {
         let meta = meta_of(&sf, &object)?;
         let fields = fields_param(&meta, q.as_deref())?;
-        let id = existing(&sf, &meta, &id)?;
+        let id18 = to18(&id).ok_or_else(|| not_an_id(&id))?;
         let db = sf.store.read();
         let rec = db
             .table(meta.name())
-            .and_then(|t| t.rows.get(&id))
+            .and_then(|t| t.rows.get(&id18))
             .ok_or_else(SfError::not_found)?;
-        Ok::<_, SfError>(render(&meta, rec, &version, fields.as_deref()))
+        Ok::<_, SfError>(
+            Json(Shown {
+                meta: &meta,
+                rec,
+                version: &version,
+                fields: fields.as_deref(),
+            })
+            .into_response(),
+        )
     })();
-    match r {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+    r.unwrap_or_else(IntoResponse::into_response)
 }
 
 pub async fn update(
@@ -788,7 +873,13 @@ pub async fn read_by_ext(
         [id] => {
             let db = sf.store.read();
             match db.table(meta.name()).and_then(|t| t.rows.get(id)) {
-                Some(rec) => Json(render(&meta, rec, &version, fields.as_deref())).into_response(),
+                Some(rec) => Json(Shown {
+                    meta: &meta,
+                    rec,
+                    version: &version,
+                    fields: fields.as_deref(),
+                })
+                .into_response(),
                 None => SfError::not_found().into_response(),
             }
         }
@@ -864,5 +955,67 @@ pub async fn delete_by_ext(
             many => multiple(&meta, &version, many),
         },
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::SandboxConfig;
+
+    #[tokio::test]
+    async fn a_shown_record_is_the_rendered_value_byte_for_byte() {
+        let mut config = SandboxConfig::ephemeral();
+        crate::schema::apply_json(
+            &mut config.catalog,
+            r#"{"salesforce": {"Widget__c": {"key_prefix": "a01", "fields": [
+                {"name": "Name", "type": "text"}, {"name": "Count__c", "type": "number"},
+                {"name": "alpha", "type": "text"}, {"name": "attributes", "type": "text"},
+                {"name": "zeta", "type": "bool"}]}}}"#,
+        )
+        .unwrap();
+        let sf = SfState::new(&config, "http://127.0.0.1:1".into(), None).unwrap();
+        let Value::Object(rec) = json!({
+            "Id": "a015g0000000001AAA", "Name": "quote \" backslash \\ newline \n tab \t bell \u{7} — ünïcödé 🚀",
+            "Count__c": 2.5, "alpha": null, "attributes": "a stored field of that name", "zeta": true,
+            "Subject": "x", "Description": null, "IsDeleted": false, "AccountId": "0015g0000000001AAA",
+        }) else {
+            unreachable!()
+        };
+        let asked = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let lists = [
+            None,
+            Some(asked(&[])),
+            Some(asked(&[
+                "Subject",
+                "AccountId",
+                "Id",
+                "Subject",
+                "Description",
+            ])),
+            Some(asked(&["zeta", "alpha", "Name"])),
+            Some(asked(&["attributes", "Count__c"])),
+            Some(asked(&["Missing__c"])),
+        ];
+        for object in ["Case", "Widget__c", "Account"] {
+            let meta = sf.object(object).unwrap();
+            for version in ["v62.0", "v20.0"] {
+                for fields in &lists {
+                    let shown = Shown {
+                        meta,
+                        rec: &rec,
+                        version,
+                        fields: fields.as_deref(),
+                    };
+                    assert_eq!(
+                        serde_json::to_string(&shown).unwrap(),
+                        serde_json::to_string(&render(meta, &rec, version, fields.as_deref()))
+                            .unwrap(),
+                        "{object} {fields:?}"
+                    );
+                }
+            }
+        }
     }
 }
