@@ -563,3 +563,48 @@ async fn request_limit_and_precondition() {
     assert_eq!(v[0]["errorCode"], "REQUEST_LIMIT_EXCEEDED");
     s.shutdown().await;
 }
+
+/// `WHERE Id = '…'` is looked up, not scanned: it must answer exactly what the scan answers,
+/// for every way of writing the id (the negated form below always scans).
+#[tokio::test]
+async fn soql_by_id_answers_what_the_scan_answers() {
+    let (s, sf) = sf().await;
+    let ids: Vec<String> = (0..5)
+        .map(|i| {
+            s.sf_create("Case", json!({"Subject": format!("by id {i}")}), None)
+                .unwrap()
+        })
+        .collect();
+    let id = &ids[3];
+    let literals = [
+        id.clone(),
+        id[..15].to_string(),
+        id.to_lowercase(),
+        id.to_uppercase(),
+        // A suffix that does not belong to these 15 characters.
+        format!(
+            "{}{}",
+            &id[..15],
+            if id.ends_with("BBB") { "CCC" } else { "BBB" }
+        ),
+        "5005g0000000zzzAAA".to_string(),
+        "not an id".to_string(),
+    ];
+    let mut found = 0;
+    for lit in &literals {
+        for rest in ["", " AND Subject = 'by id 3'", " AND Subject = 'other'"] {
+            let select = "SELECT Id, Subject, Account.Name FROM Case";
+            let (st, fast) = sf
+                .query(&format!("{select} WHERE Id = '{lit}'{rest}"))
+                .await;
+            assert_eq!(st, 200, "{fast}");
+            let (_, scan) = sf
+                .query(&format!("{select} WHERE NOT (Id != '{lit}'){rest}"))
+                .await;
+            assert_eq!(fast, scan, "{lit}{rest}");
+            found += fast["totalSize"].as_u64().unwrap();
+        }
+    }
+    // The exact, 15-character, lower-case and upper-case forms find the Case, twice each.
+    assert_eq!(found, 8);
+}

@@ -551,6 +551,18 @@ fn eval(db: &Db, rec: &Record, p: &Plan) -> bool {
     }
 }
 
+/// The one id a condition pins (`Id = '…'`, alone or as a term of an AND), as stored: the
+/// 18-character form. A comparison ignores case, and two 18-character ids that differ only in
+/// case differ in their suffix (it encodes the case of the first 15), so no other row can
+/// match: a lookup instead of a scan of the table. `None` when the literal is not an id.
+fn id_key(p: &Plan) -> Option<String> {
+    match p {
+        Plan::Cmp(f, op, Lit::Str(l)) if f.via.is_none() && f.field == "Id" && op == "=" => to18(l),
+        Plan::And(a, b) => id_key(a).or_else(|| id_key(b)),
+        _ => None,
+    }
+}
+
 fn order_cmp(a: &Value, b: &Value, nulls_last: bool) -> Ordering {
     match (a, b) {
         (Value::Null, Value::Null) => Ordering::Equal,
@@ -610,11 +622,13 @@ fn execute(sf: &SfState, q: &str, version: &str) -> Result<(usize, Vec<Value>), 
     let Some(table) = db.table(meta.name()) else {
         return Ok((0, Vec::new()));
     };
-    let mut hits: Vec<&Record> = table
-        .rows
-        .values()
-        .filter(|r| cond.as_ref().is_none_or(|c| eval(&db, r, c)))
-        .collect();
+    let matches = |r: &&Record| cond.as_ref().is_none_or(|c| eval(&db, r, c));
+    let mut hits: Vec<&Record> = match cond.as_ref().and_then(id_key) {
+        // INVARIANT: rows are keyed by their `Id`, in the 18-character form, so only the row
+        // under the key can equal it (see `id_key`); the condition is still checked whole.
+        Some(key) => table.rows.get(&key).into_iter().filter(matches).collect(),
+        None => table.rows.values().filter(matches).collect(),
+    };
     if !order.is_empty() {
         hits.sort_by(|a, b| {
             for (p, desc, nulls_last) in &order {
