@@ -106,6 +106,8 @@ impl Event<'_> {
     fn plain_entries(&self) -> impl Iterator<Item = (&str, Shown<'_>)> {
         let mut names = self.meta.field_names_sorted().peekable();
         let mut entries = self.journal.iter().peekable();
+        // The record is in key order too: walked beside the names, not searched per name.
+        let mut stored = self.rec.iter().peekable();
         std::iter::from_fn(move || match (names.peek(), entries.peek()) {
             (Some(&n), Some(&(k, v))) if k.as_str() <= n => {
                 if k == n {
@@ -116,7 +118,7 @@ impl Event<'_> {
             }
             (Some(&n), _) => {
                 names.next();
-                Some((n, Shown::Stored(text(self.rec.get(n)))))
+                Some((n, Shown::Stored(text(super::render::seek(&mut stored, n)))))
             }
             (None, Some(&(k, v))) => {
                 entries.next();

@@ -203,14 +203,18 @@ impl Serialize for Shown<'_> {
         let mut map = s.serialize_map(None)?;
         match &self.view.fields {
             None => {
+                // The plan and the record are both in key order: walk them side by side
+                // instead of searching the record once per field.
+                let mut stored = self.rec.iter().peekable();
                 for f in &self.meta.render {
-                    self.entry(&mut map, f)?;
+                    let value = seek(&mut stored, &f.name);
+                    self.entry(&mut map, f, value)?;
                 }
             }
             Some(names) => {
                 for name in names {
                     if let Some(f) = self.meta.render_field(name) {
-                        self.entry(&mut map, f)?;
+                        self.entry(&mut map, f, self.rec.get(&f.name))?;
                     } else if name.contains('.') {
                         // A dot-walk shows the value it reaches, plainly.
                         let Some(v) =
@@ -236,11 +240,35 @@ impl Serialize for Shown<'_> {
     }
 }
 
+/// The value stored under `name` in a record iterated in key order, for names asked in key
+/// order: skips the keys before it (stored keys that are no field, such as journal entries).
+pub fn seek<'a, I>(stored: &mut std::iter::Peekable<I>, name: &str) -> Option<&'a Value>
+where
+    I: Iterator<Item = (&'a String, &'a Value)>,
+{
+    while let Some((k, v)) = stored.peek() {
+        match k.as_str().cmp(name) {
+            std::cmp::Ordering::Less => {
+                stored.next();
+            }
+            std::cmp::Ordering::Equal => return Some(*v),
+            std::cmp::Ordering::Greater => return None,
+        }
+    }
+    None
+}
+
 impl Shown<'_> {
-    fn entry<M: SerializeMap>(&self, map: &mut M, f: &RenderField) -> Result<(), M::Error> {
+    /// One field; `stored` is the record's value of it.
+    fn entry<M: SerializeMap>(
+        &self,
+        map: &mut M,
+        f: &RenderField,
+        stored: Option<&Value>,
+    ) -> Result<(), M::Error> {
         let value = match f.kind {
             Kind::Journal => Cow::Borrowed(""),
-            _ => text(self.rec.get(&f.name)),
+            _ => text(stored),
         };
         let value: &str = &value;
         let display = self.view.display;
@@ -303,6 +331,79 @@ impl Shown<'_> {
                 },
             ),
             _ => map.serialize_entry(&f.name, value),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::SandboxConfig;
+    use serde_json::json;
+
+    /// Every field shown by walking the record beside the plan must be what asking for every
+    /// field by name (a search of the record per field) shows, for each kind of view.
+    #[tokio::test]
+    async fn walking_the_record_shows_what_searching_it_shows() {
+        let sn = SnowState::new(
+            &SandboxConfig::ephemeral(),
+            "http://127.0.0.1:1".into(),
+            None,
+        )
+        .unwrap();
+        let user = sn
+            .create_in_process(
+                "sys_user",
+                json!({"user_name": "ada \"q\" — ü", "first_name": "Ada"}),
+            )
+            .unwrap();
+        let id = sn
+            .create_in_process(
+                "incident",
+                json!({"short_description": "quote \" backslash \\ newline \n bell \u{7} 🚀",
+                       "caller_id": user, "assigned_to": "0123456789abcdef0123456789abcdef",
+                       "impact": "1", "urgency": "2", "state": "2", "work_notes": "a note"}),
+            )
+            .unwrap();
+        let meta = sn.table("incident").unwrap();
+        let db = sn.store.read();
+        let rec = db.table("incident").unwrap().rows.get(&id).unwrap();
+        let mut sparse = Record::new();
+        sparse.insert("__journal__comments".into(), json!(["x"]));
+        sparse.insert("zzz_not_a_field".into(), json!(1));
+        sparse.insert("active".into(), json!(true));
+        let all: Vec<String> = meta.field_names_sorted().map(String::from).collect();
+        for rec in [rec, &sparse, &Record::new()] {
+            for display in [Display::Value, Display::Label, Display::Both] {
+                for exclude_links in [false, true] {
+                    let walked = View {
+                        display,
+                        exclude_links,
+                        fields: None,
+                    };
+                    let searched = View {
+                        display,
+                        exclude_links,
+                        fields: Some(all.clone()),
+                    };
+                    let show = |view| {
+                        serde_json::to_string(&Shown {
+                            sn: &sn,
+                            meta,
+                            db: &db,
+                            rec,
+                            view,
+                        })
+                        .unwrap()
+                    };
+                    assert_eq!(
+                        show(&walked),
+                        show(&searched),
+                        "{display:?} {exclude_links}"
+                    );
+                }
+            }
         }
     }
 }
