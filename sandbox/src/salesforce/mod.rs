@@ -39,6 +39,9 @@ pub struct ObjMeta {
     pub def: ObjectDef,
     pub key_prefix: String,
     by_lower: HashMap<String, usize>,
+    /// Each field's own spelling to what `by_lower` finds for it, so a name spelled as
+    /// declared (nearly every request) is found without lower-casing a copy of it.
+    by_name: HashMap<String, usize>,
     /// Every field name once, in byte order (how a record with all its fields is shown).
     pub sorted_names: Vec<String>,
     /// Auto-number: field, text before the digits, digit count, text after.
@@ -60,11 +63,19 @@ impl ObjMeta {
                 def.fields.push(f);
             }
         }
-        let by_lower = def
+        let by_lower: HashMap<String, usize> = def
             .fields
             .iter()
             .enumerate()
             .map(|(i, f)| (f.name.to_ascii_lowercase(), i))
+            .collect();
+        let by_name = def
+            .fields
+            .iter()
+            .filter_map(|f| {
+                let i = by_lower.get(&f.name.to_ascii_lowercase())?;
+                Some((f.name.clone(), *i))
+            })
             .collect();
         let auto = def.auto_number.as_ref().map(|(field, format)| {
             let (pre, rest) = format.split_once('{').unwrap_or(("", format));
@@ -84,14 +95,16 @@ impl ObjMeta {
             key_prefix: def.key_prefix.clone().unwrap_or(fallback_prefix),
             def,
             by_lower,
+            by_name,
             auto,
         }
     }
 
     /// A field by name, case-insensitively (as Salesforce resolves them).
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
-        self.by_lower
-            .get(&name.to_ascii_lowercase())
+        self.by_name
+            .get(name)
+            .or_else(|| self.by_lower.get(&name.to_ascii_lowercase()))
             .and_then(|i| self.def.fields.get(*i))
     }
 
