@@ -48,16 +48,16 @@ struct Applied {
     touched: Vec<String>,
 }
 
-/// Applies a request body to a record.
-fn apply(
-    sn: &SnowState,
-    meta: &TableMeta,
-    db: &Db,
-    rec: &mut Record,
-    body: Map<String, Value>,
-) -> Applied {
-    let mut journal = Map::new();
-    let mut touched = Vec::new();
+/// One value of a request body, checked and resolved against the store before the record is
+/// touched (a reference given by its display value is looked up here, in the store as it was).
+enum Write {
+    Journal(String, String),
+    Set(String, String),
+}
+
+/// The values of a request body the record takes, in body order.
+fn prepare(sn: &SnowState, meta: &TableMeta, db: &Db, body: Map<String, Value>) -> Vec<Write> {
+    let mut writes = Vec::with_capacity(body.len());
     for (k, v) in body {
         let Some(f) = meta.field(&k) else { continue };
         if f.read_only || k.starts_with("sys_") || (meta.priority_matrix && k == "priority") {
@@ -66,13 +66,7 @@ fn apply(
         let mut s = text_of(&v);
         if JOURNAL.contains(&k.as_str()) {
             if !s.is_empty() {
-                let entries = rec
-                    .entry(format!("{JOURNAL_KEY}{k}"))
-                    .or_insert_with(|| Value::Array(Vec::new()));
-                if let Value::Array(a) = entries {
-                    a.push(Value::String(s.clone()));
-                }
-                journal.insert(k.clone(), Value::String(s));
+                writes.push(Write::Journal(k, s));
             }
             continue;
         }
@@ -101,17 +95,91 @@ fn apply(
             }
             _ => {}
         }
-        touched.push(k.clone());
-        rec.insert(k, Value::String(s));
+        writes.push(Write::Set(k, s));
+    }
+    writes
+}
+
+/// What a write replaced in a record, to compare with and to put back: the first value each
+/// key had (`None`: absent), and the journal entries appended (and whether the list was new).
+#[derive(Default)]
+struct Undo {
+    old: Vec<(String, Option<Value>)>,
+    appended: Vec<(String, bool)>,
+}
+
+impl Undo {
+    fn save(&mut self, rec: &Record, key: &str) {
+        if !self.old.iter().any(|(k, _)| k == key) {
+            self.old.push((key.to_string(), rec.get(key).cloned()));
+        }
+    }
+
+    /// The value `key` had before, for a saved key; what it has now otherwise.
+    fn before<'a>(&'a self, rec: &'a Record, key: &str) -> Option<&'a Value> {
+        match self.old.iter().find(|(k, _)| k == key) {
+            Some((_, v)) => v.as_ref(),
+            None => rec.get(key),
+        }
+    }
+
+    fn restore(self, rec: &mut Record) {
+        for (key, created) in self.appended.into_iter().rev() {
+            if created {
+                rec.remove(&key);
+            } else if let Some(Value::Array(a)) = rec.get_mut(&key) {
+                a.pop();
+            }
+        }
+        for (key, old) in self.old.into_iter().rev() {
+            match old {
+                Some(v) => rec.insert(key, v),
+                None => rec.remove(&key),
+            };
+        }
+    }
+}
+
+/// Applies prepared writes to a record, then derives (names, priority).
+fn apply(meta: &TableMeta, rec: &mut Record, writes: Vec<Write>) -> (Applied, Undo) {
+    let mut journal = Map::new();
+    let mut touched = Vec::new();
+    let mut undo = Undo::default();
+    for w in writes {
+        match w {
+            Write::Journal(k, s) => {
+                let key = format!("{JOURNAL_KEY}{k}");
+                undo.appended.push((key.clone(), !rec.contains_key(&key)));
+                let entries = rec.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(a) = entries {
+                    a.push(Value::String(s.clone()));
+                }
+                journal.insert(k, Value::String(s));
+            }
+            Write::Set(k, s) => {
+                undo.save(rec, &k);
+                touched.push(k.clone());
+                rec.insert(k, Value::String(s));
+            }
+        }
+    }
+    for f in meta
+        .def
+        .fields
+        .iter()
+        .filter(|f| !f.derived_from.is_empty())
+    {
+        undo.save(rec, &f.name);
     }
     touched.extend(crate::store::derive(&meta.def, rec, false));
     if meta.priority_matrix {
         let i = rec.get("impact").map(as_text).unwrap_or_default();
         let u = rec.get("urgency").map(as_text).unwrap_or_default();
+        undo.save(rec, "priority");
         rec.insert("priority".into(), Value::String(priority(&i, &u)));
         touched.push("priority".into());
     }
-    Applied { journal, touched }
+    (Applied { journal, touched }, undo)
 }
 
 fn data_policy(meta: &TableMeta, rec: &Record) -> Result<(), Fail> {
@@ -164,7 +232,8 @@ pub fn insert(
     }
     let (event, rec) = {
         let mut db = sn.store.write();
-        let journal = apply(sn, meta, &db, &mut rec, body).journal;
+        let writes = prepare(sn, meta, &db, body);
+        let journal = apply(meta, &mut rec, writes).0.journal;
         data_policy(meta, &rec)?;
         if let Some((field, pre, width, post)) = &meta.auto {
             let n = db.next(&format!("auto:{}", meta.name()), 10_001);
@@ -208,9 +277,9 @@ pub fn insert(
     Ok((sys_id, rec))
 }
 
-/// Updates a record and answers with it, rendered through `view` under the same lock, so
-/// the answer shows what this write committed and the record is never copied out for it.
-/// The record is cloned once, so a body refused by the data policy leaves it untouched.
+/// Updates a record in place and answers with it, rendered through `view` under the same
+/// lock, so the answer shows what this write committed and the record is never copied. A
+/// body refused by the data policy is undone, so it leaves the record as it was.
 fn update_record(
     sn: &SnowState,
     meta: &TableMeta,
@@ -231,42 +300,54 @@ fn update_record(
         .into_response())
     };
     let mut db = sn.store.write();
-    let Some(before) = db.table(meta.name()).and_then(|t| t.rows.get(sys_id)) else {
+    if !db
+        .table(meta.name())
+        .is_some_and(|t| t.rows.contains_key(sys_id))
+    {
+        return Err(not_found());
+    }
+    let writes = prepare(sn, meta, &db, body);
+    let Some(rec) = db.table_mut(meta.name()).rows.get_mut(sys_id) else {
         return Err(not_found());
     };
-    let mut rec = before.clone();
-    let Applied { journal, touched } = apply(sn, meta, &db, &mut rec, body);
-    // INVARIANT: `apply` changes only the fields it lists in `touched`.
-    let differs = |rec: &Record, name: &str| rec.get(name) != before.get(name);
+    // In place: what the writes replaced is kept, to compare with and to put back.
+    let (Applied { journal, touched }, mut undo) = apply(meta, rec, writes);
+    // INVARIANT: `apply` changes only the fields it lists in `touched`, each saved in `undo`.
+    let differs = |undo: &Undo, rec: &Record, name: &str| rec.get(name) != undo.before(rec, name);
     let mut changed: Vec<String> = meta
         .def
         .fields
         .iter()
         .filter(|f| {
-            (touched.contains(&f.name) && differs(&rec, &f.name)) || journal.contains_key(&f.name)
+            (touched.contains(&f.name) && differs(&undo, rec, &f.name))
+                || journal.contains_key(&f.name)
         })
         .map(|f| f.name.clone())
         .collect();
     if changed.is_empty() {
+        // Nothing differs, so the record is as it was.
         return answer(&db);
     }
-    data_policy(meta, &rec)?;
+    if let Err(refused) = data_policy(meta, rec) {
+        undo.restore(rec);
+        return Err(refused);
+    }
     let count = rec
         .get("sys_mod_count")
         .map(as_text)
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or(0)
         + 1;
+    for f in ["sys_mod_count", "sys_updated_on", "sys_updated_by"] {
+        undo.save(rec, f);
+    }
     rec.insert("sys_mod_count".into(), Value::String(count.to_string()));
     rec.insert("sys_updated_on".into(), Value::String(now));
     rec.insert("sys_updated_by".into(), Value::String(user.to_string()));
     for f in ["sys_mod_count", "sys_updated_on", "sys_updated_by"] {
-        if !changed.iter().any(|c| c == f) && differs(&rec, f) {
+        if !changed.iter().any(|c| c == f) && differs(&undo, rec, f) {
             changed.push(f.to_string());
         }
-    }
-    if let Some(slot) = db.table_mut(meta.name()).rows.get_mut(sys_id) {
-        *slot = rec;
     }
     let res = answer(&db);
     let rec = db
@@ -586,4 +667,94 @@ pub async fn delete(
     };
     sn.webhook.emit_serialized(&id, event);
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::SandboxConfig;
+
+    fn body(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    /// The record is updated in place: a body the data policy refuses must leave it exactly as
+    /// it was (values, journal, stamps), and send no event.
+    #[tokio::test]
+    async fn a_refused_update_leaves_the_record_as_it_was() {
+        let mut config = SandboxConfig::ephemeral();
+        crate::schema::apply_json(
+            &mut config.catalog,
+            r#"{"servicenow": {"incident": {"fields": [
+                {"name": "u_required", "type": "text", "required": true}]}}}"#,
+        )
+        .unwrap();
+        let sn = SnowState::new(&config, "http://127.0.0.1:1".into(), None).unwrap();
+        let id = sn
+            .create_in_process(
+                "incident",
+                json!({"u_required": "set", "short_description": "before", "work_notes": "first"}),
+            )
+            .unwrap();
+        let meta = sn.table("incident").unwrap().clone();
+        let view = View::from(&[]);
+        let stored = || sn.store.read().table("incident").unwrap().rows[&id].clone();
+        let before = stored();
+        let emitted = sn.webhook.stats().emitted;
+        let refused = update_record(
+            &sn,
+            &meta,
+            &id,
+            body(
+                json!({"u_required": "", "short_description": "after", "work_notes": "second",
+                        "comments": "new list", "impact": "1", "urgency": "1"}),
+            ),
+            "someone",
+            &view,
+        );
+        assert_eq!(refused.err().map(|f| f.0), Some(StatusCode::FORBIDDEN));
+        assert_eq!(stored(), before);
+        assert_eq!(sn.webhook.stats().emitted, emitted);
+
+        // The same body with the mandatory field kept is taken, with its journal entries.
+        update_record(
+            &sn,
+            &meta,
+            &id,
+            body(json!({"short_description": "after", "work_notes": "second", "impact": "1"})),
+            "someone",
+            &view,
+        )
+        .unwrap();
+        let after = stored();
+        assert_eq!(after["short_description"], "after");
+        assert_eq!(after["__journal__work_notes"], json!(["first", "second"]));
+        assert_eq!(after["sys_mod_count"], "1");
+        let event = sn.webhook.events().pop().unwrap();
+        // In the table's field order, then the stamps that moved (`sys_updated_on` only when
+        // the second turned since the insert).
+        let changed: Vec<&str> = event["changed_fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|f| *f != "sys_updated_on")
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                "short_description",
+                "priority",
+                "impact",
+                "work_notes",
+                "sys_mod_count",
+                "sys_updated_by"
+            ],
+            "{event}"
+        );
+    }
 }
