@@ -85,11 +85,13 @@ impl<'a> ChangeEvent<'a> {
     /// The fields the payload carries beside the header, in key order.
     fn payload_fields(&self) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
         let (create, delete) = (self.change_type == "CREATE", self.change_type == "DELETE");
-        self.fields.iter().filter(move |(k, v)| {
-            !delete
-                && !matches!(k.as_str(), "SystemModstamp" | "IsDeleted" | "Id")
-                && !(create && v.is_null())
-        })
+        // Never the stamps the platform leaves out; on CREATE, never an empty field.
+        let left_out = move |k: &str, v: &Value| {
+            matches!(k, "SystemModstamp" | "IsDeleted" | "Id") || (create && v.is_null())
+        };
+        self.fields
+            .iter()
+            .filter(move |(k, v)| !delete && !left_out(k, v))
     }
 }
 
