@@ -23,7 +23,7 @@ pub mod values;
 pub mod worker;
 
 use rand::Rng;
-use seam_compiler::plan::{FieldPath, Plan, PlanLink, RetryPolicy};
+use seam_compiler::plan::{FieldPath, ObjectPath, Plan, PlanLink, RetryPolicy};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +32,7 @@ use crate::connectors::slack::SlackClient;
 use crate::connectors::{ConnectorError, ErrorClass};
 use crate::metrics::Metrics;
 use crate::store::{InboxEvent, Store, StoreError};
+use paths::{Dialect, RecordView, Wants};
 use platform::Platform;
 
 /// Why one event could not be applied: the record, the field or rule when known, the cause.
@@ -165,33 +166,72 @@ pub fn default_retry() -> RetryPolicy {
 }
 
 impl Engine {
-    /// Applies one event.
+    /// Applies one event: its record is read once, with what every link direction and every
+    /// workflow trigger that watches it asks, then each link is synced and each workflow
+    /// detected over that one view of the record.
     pub async fn handle(&self, event: &InboxEvent) -> Result<Outcome, SyncError> {
         let e = &event.event;
         if e.echo {
             return Ok(Outcome::Echo);
         }
-        let mut outcome = Outcome::Nothing;
+        let mut directions = Vec::new();
         for link in &self.plan.links {
             for from_left in [true, false] {
                 let side = if from_left { &link.left } else { &link.right };
                 if side.system == e.system && side.object == e.object {
-                    let ctx = sync::Context {
+                    directions.push(sync::Context {
                         engine: self,
                         link,
                         from_left,
                         cause: &e.idempotency_key,
-                    };
-                    if ctx.run(&e.record_id, sync::Open::IfRuleHolds, true).await? {
-                        outcome = Outcome::Synced;
-                    }
+                    });
                 }
             }
         }
-        if crate::workflow::on_event(self, event).await? {
+        let watching = crate::workflow::watching(self, &e.system, &e.object);
+        if directions.is_empty() && watching.is_empty() {
+            return Ok(Outcome::Nothing);
+        }
+        let platform = self.platform(&e.system)?;
+        let mut wants = Wants::new(Dialect::of(platform));
+        wants.field(platform.id_field());
+        for ctx in &directions {
+            ctx.source_wants(&mut wants, platform);
+        }
+        crate::workflow::trigger_wants(&watching, &mut wants);
+        let source = ObjectPath {
+            system: e.system.clone(),
+            object: e.object.clone(),
+        };
+        let record = self.read(&source, &e.record_id, &wants).await?;
+        let mut outcome = Outcome::Nothing;
+        for ctx in &directions {
+            let opened = sync::Open::IfRuleHolds;
+            if ctx
+                .run_on(&e.record_id, record.as_ref(), opened, true)
+                .await?
+            {
+                outcome = Outcome::Synced;
+            }
+        }
+        if crate::workflow::on_event(self, event, &watching, record.as_ref()).await? {
             outcome = Outcome::Synced;
         }
         Ok(outcome)
+    }
+
+    /// Reads record `id` of `object` with everything `wants` lists (`None`: it does not
+    /// exist).
+    pub async fn read(
+        &self,
+        object: &ObjectPath,
+        id: &str,
+        wants: &Wants,
+    ) -> Result<Option<RecordView>, SyncError> {
+        let platform = self.platform(&object.system)?;
+        paths::read(platform, &object.object, id, wants)
+            .await
+            .map_err(|e| SyncError::connector(&format!("reading {object} `{id}`"), e))
     }
 
     pub fn platform(&self, alias: &str) -> Result<&Platform, SyncError> {

@@ -10,7 +10,7 @@ use seam_compiler::plan::{FieldPath, ObjectPath, PlanLink, PlanMapping};
 use serde_json::{Map, Value};
 use std::time::Instant;
 
-use super::paths::{self, Dialect, RecordView, Wants};
+use super::paths::{Dialect, RecordView, Wants};
 use super::platform::{canonical, Platform};
 use super::values::{apply_map, display_targets, eval};
 use super::{Engine, SyncError};
@@ -122,10 +122,7 @@ impl<'a> Context<'a> {
         record_id: &str,
         wants: &Wants,
     ) -> Result<Option<RecordView>, SyncError> {
-        let platform = self.engine.platform(&side.system)?;
-        paths::read(platform, &side.object, record_id, wants)
-            .await
-            .map_err(|e| SyncError::connector(&format!("reading {side} `{record_id}`"), e))
+        self.engine.read(side, record_id, wants).await
     }
 
     /// Syncs `record_id` across; `true` when something was written or created, or its pair
@@ -136,16 +133,30 @@ impl<'a> Context<'a> {
         let platform = self.engine.platform(&src.system)?;
         let mut wants = Wants::new(Dialect::of(platform));
         self.source_wants(&mut wants, platform);
-        let Some(record) = self.read(src, record_id, &wants).await? else {
+        let record = self.read(src, record_id, &wants).await?;
+        self.run_on(record_id, record.as_ref(), open, lock).await
+    }
+
+    /// [`Self::run`] over a record already read (`None`: it does not exist) with at least
+    /// what [`Self::source_wants`] asks: the engine reads an event's record once for every
+    /// link direction and workflow trigger that concerns it.
+    pub async fn run_on(
+        &self,
+        record_id: &str,
+        record: Option<&RecordView>,
+        open: Open,
+        lock: bool,
+    ) -> Result<bool, SyncError> {
+        let Some(record) = record else {
             // Gone: a delete event's read, or any read that 404s, is the same thing.
             return self.source_gone(record_id, lock).await;
         };
-        let twin = match self.find_twin(record_id, &record).await? {
+        let twin = match self.find_twin(record_id, record).await? {
             Twin::Live(t) => Some(t),
             Twin::Ended => return Ok(false),
             Twin::Unlinked => None,
         };
-        let wanted = self.wanted(record_id, &record).await?;
+        let wanted = self.wanted(record_id, record).await?;
         let left_id = match (&twin, self.from_left) {
             (_, true) => record_id.to_string(),
             (Some(t), false) => t.clone(),
@@ -161,7 +172,7 @@ impl<'a> Context<'a> {
                 let changes = self.changed_since_written(&twin, wanted)?;
                 self.write(record_id, &twin, changes).await
             }
-            None if open != Open::Never => self.open_twin(record_id, &record, wanted, open).await,
+            None if open != Open::Never => self.open_twin(record_id, record, wanted, open).await,
             None => Ok(false),
         }
     }
