@@ -16,6 +16,7 @@
 //! - After the links, the workflows that watch the event's record run ([`crate::workflow`]):
 //!   their triggers are detected against state, and their steps run durably, each once.
 
+pub mod effects;
 pub mod paths;
 pub mod platform;
 pub mod sync;
@@ -32,6 +33,7 @@ use crate::connectors::slack::SlackClient;
 use crate::connectors::{ConnectorError, ErrorClass};
 use crate::metrics::Metrics;
 use crate::store::{InboxEvent, Store, StoreError};
+use effects::Effects;
 use paths::{Dialect, RecordView, Wants};
 use platform::Platform;
 
@@ -112,7 +114,7 @@ pub struct Engine {
     /// two sides of a pair are different records, so the inbox may run them in parallel, and
     /// without this both could find no last-written value and write the same value twice.
     /// In memory: one runtime per database (several runtimes will need the store to lock).
-    pub pair_locks: PairLocks,
+    pub pair_locks: Arc<PairLocks>,
 }
 
 /// Keyed async locks, dropped from the map when no one holds or waits for them.
@@ -120,28 +122,28 @@ pub struct Engine {
 pub struct PairLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
 /// A held pair lock; releasing it forgets the key when no one else wants it.
-pub struct PairGuard<'a> {
-    locks: &'a PairLocks,
+pub struct PairGuard {
+    locks: Arc<PairLocks>,
     key: String,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl PairLocks {
-    pub async fn lock(&self, key: String) -> PairGuard<'_> {
+    pub async fn lock(self: &Arc<Self>, key: String) -> PairGuard {
         let m = {
             let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(key.clone()).or_default().clone()
         };
         let guard = m.lock_owned().await;
         PairGuard {
-            locks: self,
+            locks: self.clone(),
             key,
             guard: Some(guard),
         }
     }
 }
 
-impl Drop for PairGuard<'_> {
+impl Drop for PairGuard {
     fn drop(&mut self) {
         self.guard.take();
         let mut map = self.locks.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -169,7 +171,14 @@ impl Engine {
     /// Applies one event: its record is read once, with what every link direction and every
     /// workflow trigger that watches it asks, then each link is synced and each workflow
     /// detected over that one view of the record.
-    pub async fn handle(&self, event: &InboxEvent) -> Result<Outcome, SyncError> {
+    ///
+    /// What it writes to the store on the way to its twins is gathered in `effects`, to be
+    /// committed with the event's fate ([`effects`]).
+    pub async fn handle(
+        &self,
+        event: &InboxEvent,
+        effects: &Effects,
+    ) -> Result<Outcome, SyncError> {
         let e = &event.event;
         if e.echo {
             return Ok(Outcome::Echo);
@@ -184,6 +193,7 @@ impl Engine {
                         link,
                         from_left,
                         cause: &e.idempotency_key,
+                        effects: Some(effects),
                     });
                 }
             }
@@ -214,7 +224,8 @@ impl Engine {
                 outcome = Outcome::Synced;
             }
         }
-        if crate::workflow::on_event(self, event, &watching, record.as_ref()).await? {
+        let record = record.as_ref();
+        if crate::workflow::on_event(self, event, &watching, record, effects).await? {
             outcome = Outcome::Synced;
         }
         Ok(outcome)
@@ -301,7 +312,7 @@ mod tests {
                     max_ms: 300_000,
                 }),
             },
-            pair_locks: PairLocks::default(),
+            pair_locks: Default::default(),
         }
     }
 

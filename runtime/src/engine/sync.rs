@@ -10,12 +10,13 @@ use seam_compiler::plan::{FieldPath, ObjectPath, PlanLink, PlanMapping};
 use serde_json::{Map, Value};
 use std::time::Instant;
 
+use super::effects::Effects;
 use super::paths::{Dialect, RecordView, Wants};
 use super::platform::{canonical, Platform};
 use super::values::{apply_map, display_targets, eval};
 use super::{Engine, SyncError};
 use crate::metrics::Metrics;
-use crate::store::{now_ms, AuditEntry, LinkRow, ReplicaKey};
+use crate::store::{now_ms, AuditEntry, LinkRow, ReplicaKey, Written};
 
 pub struct Context<'a> {
     pub engine: &'a Engine,
@@ -24,6 +25,9 @@ pub struct Context<'a> {
     /// What caused this sync, for the audit's `source_event`: the event's idempotency key,
     /// or `reconcile`.
     pub cause: &'a str,
+    /// Where an event's handling gathers what it writes to the store, to commit it with the
+    /// event's fate ([`super::effects`]); `None` commits each write at once.
+    pub effects: Option<&'a Effects>,
 }
 
 /// Whether a sync may create the twin when none is linked yet.
@@ -163,14 +167,20 @@ impl<'a> Context<'a> {
             // Nothing linked yet: only an `open` rule of this side could make the pair.
             (None, false) => format!("right:{record_id}"),
         };
-        let _pair = match lock {
+        let pair = match lock {
             true => Some(self.engine.pair_locks.lock(self.pair_key(&left_id)).await),
             false => None,
         };
         match twin {
             Some(twin) => {
                 let changes = self.changed_since_written(&twin, wanted)?;
-                self.write(record_id, &twin, changes).await
+                let wrote = self.write(record_id, &twin, changes).await?;
+                if let (Some(fx), Some(pair), true) = (self.effects, pair, wrote) {
+                    // The values written are recorded with the event's fate: the pair stays
+                    // locked until then, so its other side cannot diff against stale ones.
+                    fx.hold(pair);
+                }
+                Ok(wrote)
             }
             None if open != Open::Never => self.open_twin(record_id, record, wanted, open).await,
             None => Ok(false),
@@ -563,15 +573,13 @@ impl<'a> Context<'a> {
         let mut rows = Vec::with_capacity(changes.len());
         for c in &changes {
             let field = &c.wanted.mapping.target.field;
-            written.push((
-                ReplicaKey {
-                    link: &self.link.name,
-                    system: &dst.system,
-                    record: twin,
-                    field,
-                },
-                c.wanted.value.clone(),
-            ));
+            written.push(Written {
+                link: self.link.name.clone(),
+                system: dst.system.clone(),
+                record: twin.to_string(),
+                field: field.clone(),
+                value: c.wanted.value.clone(),
+            });
             rows.push(self.audit(
                 twin,
                 field,
@@ -581,7 +589,13 @@ impl<'a> Context<'a> {
                 "written",
             ));
         }
-        store.record_writes(&written, &rows, now_ms())?;
+        match self.effects {
+            Some(fx) => fx.record_writes(written, rows),
+            None => {
+                let keys: Vec<_> = written.iter().map(|w| (w.key(), w.value.clone())).collect();
+                store.record_writes(&keys, &rows, now_ms())?;
+            }
+        }
         Ok(true)
     }
 
@@ -691,6 +705,8 @@ impl<'a> Context<'a> {
             link: self.link,
             from_left: !self.from_left,
             cause: self.cause,
+            // Its writes commit at once, as the opening's did.
+            effects: None,
         };
         Box::pin(back.run(&twin, Open::Never, false)).await?;
         Ok(true)

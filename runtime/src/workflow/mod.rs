@@ -29,6 +29,7 @@ pub mod trigger;
 use seam_compiler::plan::{Condition, FieldPath, Metric, ObjectPath, PlanWorkflow, ValuePath};
 use std::collections::HashMap;
 
+use crate::engine::effects::Effects;
 use crate::engine::paths::{Dialect, RecordView, Wants};
 use crate::engine::{Engine, SyncError};
 use crate::store::{now_ms, InboxEvent, NewRun, ObservedKey, ReplicaKey};
@@ -83,13 +84,14 @@ pub async fn on_event(
     event: &InboxEvent,
     watching: &[&PlanWorkflow],
     record: Option<&RecordView>,
+    effects: &Effects,
 ) -> Result<bool, SyncError> {
     if watching.is_empty() {
         return Ok(false);
     }
     let e = &event.event;
     if let Some(record) = record {
-        detect(engine, event, watching, record).await?;
+        detect(engine, event, watching, record, effects).await?;
     }
     // A record gone since has nothing to observe and fires nothing; its unfinished runs
     // still resume (their steps say what a missing record means).
@@ -97,6 +99,10 @@ pub async fn on_event(
     let runs = engine
         .store
         .unfinished_runs(&[e.idempotency_key.as_str(), created.as_str()])?;
+    if !runs.is_empty() {
+        // A step may sync a pair whose lock this event holds for its pending writes.
+        effects.flush(engine.store.as_ref(), now_ms())?;
+    }
     for run in &runs {
         steps::execute(engine, run, event).await?;
     }
@@ -157,6 +163,7 @@ async fn detect(
     event: &InboxEvent,
     watching: &[&PlanWorkflow],
     record: &RecordView,
+    effects: &Effects,
 ) -> Result<(), SyncError> {
     let e = &event.event;
     let root = ObjectPath {
@@ -227,6 +234,12 @@ async fn detect(
             object: e.object.clone(),
             record_id: e.record_id.clone(),
         });
+    }
+    if runs.is_empty() {
+        // Nothing fired: the observations commit with the event's fate (its record's next
+        // event cannot run before that).
+        effects.observe(observed);
+        return Ok(());
     }
     let started = engine.store.start_runs(&observed, &runs, now_ms())?;
     if !started.is_empty() {

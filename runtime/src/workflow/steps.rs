@@ -323,6 +323,7 @@ impl Run<'_> {
             link,
             from_left,
             cause: &self.event.event.idempotency_key,
+            effects: None,
         };
         ctx.run(&self.run.record_id, Open::Always, true).await?;
         let twin = self
@@ -517,6 +518,7 @@ impl Run<'_> {
                 link,
                 from_left: &link.left == object,
                 cause: &self.event.event.idempotency_key,
+                effects: None,
             };
             ctx.run(&record, Open::IfRuleHolds, true).await?;
         }
