@@ -402,9 +402,9 @@ impl Store for SqliteStore {
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM inbox i \
                  WHERE i.status = 'pending' AND i.next_attempt_at <= ?1 \
-                   AND i.id = (SELECT MIN(j.id) FROM inbox j \
-                               WHERE j.record_key = i.record_key \
-                                 AND j.status IN ('pending', 'claimed')))",
+                   AND NOT EXISTS (SELECT 1 FROM inbox j \
+                                   WHERE j.record_key = i.record_key \
+                                     AND j.status IN ('pending', 'claimed') AND j.id < i.id))",
             )
             .and_then(|mut st| st.query_row([now], |r| r.get(0)))
             .map_err(err("look for claimable events"))?;
@@ -416,16 +416,19 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err("begin claim"))?;
         // The earliest unfinished event of each record, when it is pending and due. A claimed
-        // event is unfinished too, so it blocks the rest of its record.
+        // event is unfinished too, so it blocks the rest of its record. Oldest due first: the
+        // order of the `inbox_due` index, so the scan stops after `limit` claimable events
+        // instead of sorting every due one (a claim under load used to cost a fifth of the
+        // runtime's CPU).
         let ids: Vec<(i64, String)> = {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT i.id, i.record_key FROM inbox i \
                      WHERE i.status = 'pending' AND i.next_attempt_at <= ?1 \
-                       AND i.id = (SELECT MIN(j.id) FROM inbox j \
-                                   WHERE j.record_key = i.record_key \
-                                     AND j.status IN ('pending', 'claimed')) \
-                     ORDER BY i.id LIMIT ?2",
+                       AND NOT EXISTS (SELECT 1 FROM inbox j \
+                                       WHERE j.record_key = i.record_key \
+                                         AND j.status IN ('pending', 'claimed') AND j.id < i.id) \
+                     ORDER BY i.next_attempt_at, i.id LIMIT ?2",
                 )
                 .map_err(err("prepare claim"))?;
             let rows = stmt

@@ -176,7 +176,8 @@ async fn detect(
         .collect();
     fields.sort();
     fields.dedup();
-    let changed = trigger::changed_fields(&e.payload);
+    // The event's own word is needed only where nothing was observed yet: parsed then.
+    let mut changed: Option<Option<Vec<String>>> = None;
     let mut observed = Vec::new();
     let mut seen: HashMap<&str, (Option<Option<String>>, Option<String>)> = HashMap::new();
     for f in &fields {
@@ -202,11 +203,18 @@ async fn detect(
         let (prior, current) = field
             .and_then(|f| seen.get(f.field.as_str()).cloned())
             .unwrap_or((None, None));
+        let event_says_changed = match (field, &prior) {
+            (Some(f), None) => changed
+                .get_or_insert_with(|| trigger::changed_fields(&e.payload))
+                .as_ref()
+                .map(|c| c.contains(&f.field)),
+            _ => None,
+        };
         let o = trigger::Observation {
             operation: &e.operation,
             prior,
             current,
-            event_says_changed: field.and_then(|f| changed.as_ref().map(|c| c.contains(&f.field))),
+            event_says_changed,
         };
         if !trigger::fires(&w.trigger, &o) {
             continue;
