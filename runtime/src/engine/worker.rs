@@ -3,6 +3,10 @@
 //! A failure is retried with backoff through the inbox (durable: a restart keeps the schedule)
 //! until the policy's attempts are spent, then dead-lettered with the full reason; a permanent
 //! failure is dead-lettered at once. Shutdown stops claiming and waits for in-flight events.
+//!
+//! An event's fate commits with what handling it wrote to the store ([`super::effects`]), in
+//! one transaction shared with other events' by the engine's writer thread
+//! ([`FinishCommit`]); its record is released, and its pair locks, only after that commit.
 
 use std::sync::Arc;
 use std::time::Duration;
