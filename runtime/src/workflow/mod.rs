@@ -68,7 +68,12 @@ pub fn trigger_wants(watching: &[&PlanWorkflow], wants: &mut Wants) {
         if let Some(guard) = &w.guard {
             let mut paths = Vec::new();
             template::condition_paths(guard, &mut paths);
-            for p in paths.into_iter().filter(|p| p.walk.is_empty()) {
+            let on_record = |p: &&ValuePath| {
+                p.walk.is_empty()
+                    && trigger::object(&w.trigger)
+                        == (p.root.system.as_str(), p.root.object.as_str())
+            };
+            for p in paths.into_iter().filter(on_record) {
                 wants.path(p);
             }
         }
