@@ -172,6 +172,8 @@ impl ServiceNowClient {
             .unwrap_or_default())
     }
 
+    /// Updates a record; the answer carries only its `sys_id` (`sysparm_fields`): nothing
+    /// reads the rest, and the whole record would cost both sides a serialization per write.
     pub async fn update(
         &self,
         table: &str,
@@ -182,7 +184,10 @@ impl ServiceNowClient {
         let req = self
             .http
             .patch(self.url(table, Some(sys_id)))
-            .query(&[("sysparm_exclude_reference_link", "true")])
+            .query(&[
+                ("sysparm_exclude_reference_link", "true"),
+                ("sysparm_fields", "sys_id"),
+            ])
             .json(fields);
         let (_, body) = self.send(&op, req).await?;
         self.result(&op, body)

@@ -16,6 +16,7 @@
 //! - After the links, the workflows that watch the event's record run ([`crate::workflow`]):
 //!   their triggers are detected against state, and their steps run durably, each once.
 
+pub mod effects;
 pub mod paths;
 pub mod platform;
 pub mod sync;
@@ -23,7 +24,7 @@ pub mod values;
 pub mod worker;
 
 use rand::Rng;
-use seam_compiler::plan::{FieldPath, Plan, PlanLink, RetryPolicy};
+use seam_compiler::plan::{FieldPath, ObjectPath, Plan, PlanLink, RetryPolicy};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,8 @@ use crate::connectors::slack::SlackClient;
 use crate::connectors::{ConnectorError, ErrorClass};
 use crate::metrics::Metrics;
 use crate::store::{InboxEvent, Store, StoreError};
+use effects::Effects;
+use paths::{Dialect, RecordView, Wants};
 use platform::Platform;
 
 /// Why one event could not be applied: the record, the field or rule when known, the cause.
@@ -111,7 +114,7 @@ pub struct Engine {
     /// two sides of a pair are different records, so the inbox may run them in parallel, and
     /// without this both could find no last-written value and write the same value twice.
     /// In memory: one runtime per database (several runtimes will need the store to lock).
-    pub pair_locks: PairLocks,
+    pub pair_locks: Arc<PairLocks>,
 }
 
 /// Keyed async locks, dropped from the map when no one holds or waits for them.
@@ -119,28 +122,28 @@ pub struct Engine {
 pub struct PairLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
 /// A held pair lock; releasing it forgets the key when no one else wants it.
-pub struct PairGuard<'a> {
-    locks: &'a PairLocks,
+pub struct PairGuard {
+    locks: Arc<PairLocks>,
     key: String,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl PairLocks {
-    pub async fn lock(&self, key: String) -> PairGuard<'_> {
+    pub async fn lock(self: &Arc<Self>, key: String) -> PairGuard {
         let m = {
             let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(key.clone()).or_default().clone()
         };
         let guard = m.lock_owned().await;
         PairGuard {
-            locks: self,
+            locks: self.clone(),
             key,
             guard: Some(guard),
         }
     }
 }
 
-impl Drop for PairGuard<'_> {
+impl Drop for PairGuard {
     fn drop(&mut self) {
         self.guard.take();
         let mut map = self.locks.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -165,33 +168,81 @@ pub fn default_retry() -> RetryPolicy {
 }
 
 impl Engine {
-    /// Applies one event.
-    pub async fn handle(&self, event: &InboxEvent) -> Result<Outcome, SyncError> {
+    /// Applies one event: its record is read once, with what every link direction and every
+    /// workflow trigger that watches it asks, then each link is synced and each workflow
+    /// detected over that one view of the record.
+    ///
+    /// What it writes to the store on the way to its twins is gathered in `effects`, to be
+    /// committed with the event's fate ([`effects`]).
+    pub async fn handle(
+        &self,
+        event: &InboxEvent,
+        effects: &Effects,
+    ) -> Result<Outcome, SyncError> {
         let e = &event.event;
         if e.echo {
             return Ok(Outcome::Echo);
         }
-        let mut outcome = Outcome::Nothing;
+        let mut directions = Vec::new();
         for link in &self.plan.links {
             for from_left in [true, false] {
                 let side = if from_left { &link.left } else { &link.right };
                 if side.system == e.system && side.object == e.object {
-                    let ctx = sync::Context {
+                    directions.push(sync::Context {
                         engine: self,
                         link,
                         from_left,
                         cause: &e.idempotency_key,
-                    };
-                    if ctx.run(&e.record_id, sync::Open::IfRuleHolds, true).await? {
-                        outcome = Outcome::Synced;
-                    }
+                        effects: Some(effects),
+                    });
                 }
             }
         }
-        if crate::workflow::on_event(self, event).await? {
+        let watching = crate::workflow::watching(self, &e.system, &e.object);
+        if directions.is_empty() && watching.is_empty() {
+            return Ok(Outcome::Nothing);
+        }
+        let platform = self.platform(&e.system)?;
+        let mut wants = Wants::new(Dialect::of(platform));
+        wants.field(platform.id_field());
+        for ctx in &directions {
+            ctx.source_wants(&mut wants, platform);
+        }
+        crate::workflow::trigger_wants(&watching, &mut wants);
+        let source = ObjectPath {
+            system: e.system.clone(),
+            object: e.object.clone(),
+        };
+        let record = self.read(&source, &e.record_id, &wants).await?;
+        let mut outcome = Outcome::Nothing;
+        for ctx in &directions {
+            let opened = sync::Open::IfRuleHolds;
+            if ctx
+                .run_on(&e.record_id, record.as_ref(), opened, true)
+                .await?
+            {
+                outcome = Outcome::Synced;
+            }
+        }
+        let record = record.as_ref();
+        if crate::workflow::on_event(self, event, &watching, record, effects).await? {
             outcome = Outcome::Synced;
         }
         Ok(outcome)
+    }
+
+    /// Reads record `id` of `object` with everything `wants` lists (`None`: it does not
+    /// exist).
+    pub async fn read(
+        &self,
+        object: &ObjectPath,
+        id: &str,
+        wants: &Wants,
+    ) -> Result<Option<RecordView>, SyncError> {
+        let platform = self.platform(&object.system)?;
+        paths::read(platform, &object.object, id, wants)
+            .await
+            .map_err(|e| SyncError::connector(&format!("reading {object} `{id}`"), e))
     }
 
     pub fn platform(&self, alias: &str) -> Result<&Platform, SyncError> {
@@ -261,7 +312,7 @@ mod tests {
                     max_ms: 300_000,
                 }),
             },
-            pair_locks: PairLocks::default(),
+            pair_locks: Default::default(),
         }
     }
 

@@ -10,12 +10,13 @@ use seam_compiler::plan::{FieldPath, ObjectPath, PlanLink, PlanMapping};
 use serde_json::{Map, Value};
 use std::time::Instant;
 
-use super::paths::{self, Dialect, RecordView, Wants};
+use super::effects::Effects;
+use super::paths::{Dialect, RecordView, Wants};
 use super::platform::{canonical, Platform};
 use super::values::{apply_map, display_targets, eval};
 use super::{Engine, SyncError};
 use crate::metrics::Metrics;
-use crate::store::{now_ms, AuditEntry, LinkRow, ReplicaKey};
+use crate::store::{now_ms, AuditEntry, LinkRow, ReplicaKey, Written};
 
 pub struct Context<'a> {
     pub engine: &'a Engine,
@@ -24,6 +25,9 @@ pub struct Context<'a> {
     /// What caused this sync, for the audit's `source_event`: the event's idempotency key,
     /// or `reconcile`.
     pub cause: &'a str,
+    /// Where an event's handling gathers what it writes to the store, to commit it with the
+    /// event's fate ([`super::effects`]); `None` commits each write at once.
+    pub effects: Option<&'a Effects>,
 }
 
 /// Whether a sync may create the twin when none is linked yet.
@@ -122,10 +126,7 @@ impl<'a> Context<'a> {
         record_id: &str,
         wants: &Wants,
     ) -> Result<Option<RecordView>, SyncError> {
-        let platform = self.engine.platform(&side.system)?;
-        paths::read(platform, &side.object, record_id, wants)
-            .await
-            .map_err(|e| SyncError::connector(&format!("reading {side} `{record_id}`"), e))
+        self.engine.read(side, record_id, wants).await
     }
 
     /// Syncs `record_id` across; `true` when something was written or created, or its pair
@@ -136,32 +137,52 @@ impl<'a> Context<'a> {
         let platform = self.engine.platform(&src.system)?;
         let mut wants = Wants::new(Dialect::of(platform));
         self.source_wants(&mut wants, platform);
-        let Some(record) = self.read(src, record_id, &wants).await? else {
+        let record = self.read(src, record_id, &wants).await?;
+        self.run_on(record_id, record.as_ref(), open, lock).await
+    }
+
+    /// [`Self::run`] over a record already read (`None`: it does not exist) with at least
+    /// what [`Self::source_wants`] asks: the engine reads an event's record once for every
+    /// link direction and workflow trigger that concerns it.
+    pub async fn run_on(
+        &self,
+        record_id: &str,
+        record: Option<&RecordView>,
+        open: Open,
+        lock: bool,
+    ) -> Result<bool, SyncError> {
+        let Some(record) = record else {
             // Gone: a delete event's read, or any read that 404s, is the same thing.
             return self.source_gone(record_id, lock).await;
         };
-        let twin = match self.find_twin(record_id, &record).await? {
+        let twin = match self.find_twin(record_id, record).await? {
             Twin::Live(t) => Some(t),
             Twin::Ended => return Ok(false),
             Twin::Unlinked => None,
         };
-        let wanted = self.wanted(record_id, &record).await?;
+        let wanted = self.wanted(record_id, record).await?;
         let left_id = match (&twin, self.from_left) {
             (_, true) => record_id.to_string(),
             (Some(t), false) => t.clone(),
             // Nothing linked yet: only an `open` rule of this side could make the pair.
             (None, false) => format!("right:{record_id}"),
         };
-        let _pair = match lock {
+        let pair = match lock {
             true => Some(self.engine.pair_locks.lock(self.pair_key(&left_id)).await),
             false => None,
         };
         match twin {
             Some(twin) => {
                 let changes = self.changed_since_written(&twin, wanted)?;
-                self.write(record_id, &twin, changes).await
+                let wrote = self.write(record_id, &twin, changes).await?;
+                if let (Some(fx), Some(pair), true) = (self.effects, pair, wrote) {
+                    // The values written are recorded with the event's fate: the pair stays
+                    // locked until then, so its other side cannot diff against stale ones.
+                    fx.hold(pair);
+                }
+                Ok(wrote)
             }
-            None if open != Open::Never => self.open_twin(record_id, &record, wanted, open).await,
+            None if open != Open::Never => self.open_twin(record_id, record, wanted, open).await,
             None => Ok(false),
         }
     }
@@ -552,15 +573,13 @@ impl<'a> Context<'a> {
         let mut rows = Vec::with_capacity(changes.len());
         for c in &changes {
             let field = &c.wanted.mapping.target.field;
-            written.push((
-                ReplicaKey {
-                    link: &self.link.name,
-                    system: &dst.system,
-                    record: twin,
-                    field,
-                },
-                c.wanted.value.clone(),
-            ));
+            written.push(Written {
+                link: self.link.name.clone(),
+                system: dst.system.clone(),
+                record: twin.to_string(),
+                field: field.clone(),
+                value: c.wanted.value.clone(),
+            });
             rows.push(self.audit(
                 twin,
                 field,
@@ -570,7 +589,13 @@ impl<'a> Context<'a> {
                 "written",
             ));
         }
-        store.record_writes(&written, &rows, now_ms())?;
+        match self.effects {
+            Some(fx) => fx.record_writes(written, rows),
+            None => {
+                let keys: Vec<_> = written.iter().map(|w| (w.key(), w.value.clone())).collect();
+                store.record_writes(&keys, &rows, now_ms())?;
+            }
+        }
         Ok(true)
     }
 
@@ -680,6 +705,8 @@ impl<'a> Context<'a> {
             link: self.link,
             from_left: !self.from_left,
             cause: self.cause,
+            // Its writes commit at once, as the opening's did.
+            effects: None,
         };
         Box::pin(back.run(&twin, Open::Never, false)).await?;
         Ok(true)

@@ -3,15 +3,21 @@
 //! A failure is retried with backoff through the inbox (durable: a restart keeps the schedule)
 //! until the policy's attempts are spent, then dead-lettered with the full reason; a permanent
 //! failure is dead-lettered at once. Shutdown stops claiming and waits for in-flight events.
+//!
+//! An event's fate commits with what handling it wrote to the store ([`super::effects`]), in
+//! one transaction shared with other events' by the engine's writer thread
+//! ([`FinishCommit`]); its record is released, and its pair locks, only after that commit.
 
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify, Semaphore};
 
+use super::effects::Effects;
 use super::{Engine, SyncError};
 use crate::connectors::ErrorClass;
 use crate::metrics::Metrics;
-use crate::store::{now_ms, InboxEvent};
+use crate::store::group::FinishCommit;
+use crate::store::{now_ms, Fate, InboxEvent};
 
 pub struct WorkerConfig {
     pub concurrency: usize,
@@ -43,6 +49,7 @@ pub async fn run(
             "took back events claimed before a restart"
         );
     }
+    let commit = FinishCommit::start(engine.store.clone());
     let slots = Arc::new(Semaphore::new(config.concurrency));
     loop {
         if *shutdown.borrow() {
@@ -78,8 +85,9 @@ pub async fn run(
             };
             let engine = engine.clone();
             let wake = wake.clone();
+            let commit = commit.clone();
             tokio::spawn(async move {
-                process(&engine, event).await;
+                process(&engine, &commit, event).await;
                 drop(permit);
                 // A finished event may unblock the next one of its record.
                 wake.notify_one();
@@ -98,36 +106,36 @@ pub async fn run(
     let _ = slots.acquire_many(config.concurrency as u32).await;
 }
 
-/// Handles one event and records its fate in the store.
-pub async fn process(engine: &Engine, event: InboxEvent) {
-    let system = event.event.system.clone();
-    let result = engine.handle(&event).await;
-    let store = &engine.store;
-    let recorded = match result {
+/// Handles one event, then records what it wrote and its fate in one commit (grouped with
+/// other events' by `commit`), and only then releases its pair locks.
+pub async fn process(engine: &Engine, commit: &FinishCommit, event: InboxEvent) {
+    let effects = Effects::default();
+    let result = engine.handle(&event, &effects).await;
+    let id = event.id;
+    let fate = match result {
         Ok(outcome) => {
-            engine.metrics.out(&system, outcome.as_str());
-            let mut done = event.clone();
+            engine.metrics.out(&event.event.system, outcome.as_str());
+            let mut done = event;
             if !outcome.read_state() {
                 // An echo says nothing of the record's later changes:
                 // finish this event alone, the next ones run.
                 done.covers_through = done.id;
             }
-            store.complete_event(&done)
+            Fate::Done(done)
         }
-        Err(err) => fail(engine, &event, err),
+        Err(err) => failed(engine, &event, err),
     };
-    if let Err(e) = recorded {
+    let (finish, pair_locks) = effects.finish(fate, now_ms());
+    if let Err(e) = commit.finish(finish).await {
         // The claim stays; it is released at the next start and the event runs again
         // (idempotent), so nothing is lost.
-        tracing::error!(event = event.id, error = %e, "cannot record the outcome of an event");
+        tracing::error!(event = id, error = %e, "cannot record the outcome of an event");
     }
+    drop(pair_locks);
 }
 
-fn fail(
-    engine: &Engine,
-    event: &InboxEvent,
-    err: SyncError,
-) -> Result<(), crate::store::StoreError> {
+/// What becomes of a failed event: a retry with backoff, or a dead letter with its reason.
+fn failed(engine: &Engine, event: &InboxEvent, err: SyncError) -> Fate {
     let attempts = event.attempts + 1;
     let max = engine.retry.attempts.max(1);
     let e = &event.event;
@@ -140,12 +148,12 @@ fn fail(
         let wait = engine.backoff(attempts, err.class);
         tracing::warn!(event = event.id, record = %e.record_id, attempt = attempts, of = max, retry_in_ms = wait.as_millis() as u64, error = %err, "event failed; will retry");
         engine.metrics.retries.get_or_create(&label).inc();
-        return engine.store.retry_event(
-            event.id,
+        return Fate::Retry {
+            id: event.id,
             attempts,
-            now_ms() + wait.as_millis() as i64,
-            &err.message,
-        );
+            next_attempt_at: now_ms() + wait.as_millis() as i64,
+            error: err.message,
+        };
     }
     let why = if err.class == ErrorClass::Permanent {
         "cannot succeed by retrying"
@@ -159,8 +167,9 @@ fn fail(
     tracing::error!(event = event.id, record = %e.record_id, reason = %reason, "event dead-lettered");
     engine.metrics.dead_letters_total.inc();
     engine.metrics.out(&e.system, "dead_letter");
-    engine
-        .store
-        .dead_letter(event.id, attempts, &reason, now_ms())
-        .map(|_| ())
+    Fate::Dead {
+        id: event.id,
+        attempts,
+        reason,
+    }
 }

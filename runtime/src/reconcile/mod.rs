@@ -203,6 +203,7 @@ async fn check_pair(engine: &Engine, link: &PlanLink, row: &LinkRow, repair: boo
         link,
         from_left: true,
         cause: CAUSE,
+        effects: None,
     };
     // Inside `seam run` the events of this pair wait while it is repaired.
     let _pair = match repair {
@@ -246,6 +247,7 @@ async fn check_locked(
         link,
         from_left,
         cause: CAUSE,
+        effects: None,
     };
     let (l2r, r2l) = (ctx(true), ctx(false));
     let left = l2r

@@ -195,6 +195,60 @@ pub struct ReplicaKey<'a> {
     pub field: &'a str,
 }
 
+/// A last-written value to record: [`ReplicaKey`], owned, and the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    pub link: String,
+    pub system: String,
+    pub record: String,
+    pub field: String,
+    pub value: Option<String>,
+}
+
+impl Written {
+    pub fn key(&self) -> ReplicaKey<'_> {
+        ReplicaKey {
+            link: &self.link,
+            system: &self.system,
+            record: &self.record,
+            field: &self.field,
+        }
+    }
+}
+
+/// What becomes of a handled event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Finished, with the later events of its record it covers ([`Store::complete_event`]).
+    Done(InboxEvent),
+    /// Back to pending for another attempt ([`Store::retry_event`]).
+    Retry {
+        id: i64,
+        attempts: u32,
+        next_attempt_at: i64,
+        error: String,
+    },
+    /// To the dead letters with the full reason ([`Store::dead_letter`]).
+    Dead {
+        id: i64,
+        attempts: u32,
+        reason: String,
+    },
+}
+
+/// Everything handling one event leaves in the store besides what it committed on the way
+/// (links, runs, steps): the values it wrote to twins and their audit rows, the trigger
+/// values it observed, and its fate. [`Store::finish_events`] commits it in one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventFinish {
+    pub written: Vec<Written>,
+    pub audit: Vec<AuditEntry>,
+    pub observed: Vec<(ObservedKey, Option<String>)>,
+    pub fate: Fate,
+    /// Unix milliseconds: when the values were written and observed (and the dead letter's).
+    pub at: i64,
+}
+
 /// The durable state of the runtime. Synchronous: callers on an async runtime keep each call
 /// short (one statement or one transaction).
 pub trait Store: Send + Sync + 'static {
@@ -215,6 +269,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Moves a claimed event to the dead letters with the full reason.
     fn dead_letter(&self, id: i64, attempts: u32, reason: &str, now: i64) -> StoreResult<i64>;
+    /// Commits each event's [`EventFinish`] — last-written values, audit rows, observed
+    /// trigger values and its fate — the whole batch in one transaction: all or nothing.
+    fn finish_events(&self, batch: &[EventFinish]) -> StoreResult<()>;
     /// Returns claimed events to pending (at start-up, after a crash).
     fn release_claims(&self) -> StoreResult<u64>;
     fn event(&self, id: i64) -> StoreResult<Option<InboxEvent>>;

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::{
-    AuditEntry, Backlog, DeadLetter, InboxEvent, Inserted, LinkRow, NewEvent, NewRun, ObservedKey,
-    ReplicaKey, StepState, Store, StoreResult, WorkflowRun,
+    AuditEntry, Backlog, DeadLetter, EventFinish, InboxEvent, Inserted, LinkRow, NewEvent, NewRun,
+    ObservedKey, ReplicaKey, StepState, Store, StoreResult, WorkflowRun,
 };
 
 pub struct Offloaded<S>(pub S);
@@ -39,6 +39,9 @@ impl<S: Store> Store for Offloaded<S> {
     }
     fn dead_letter(&self, id: i64, attempts: u32, reason: &str, now: i64) -> StoreResult<i64> {
         blocking(|| self.0.dead_letter(id, attempts, reason, now))
+    }
+    fn finish_events(&self, batch: &[EventFinish]) -> StoreResult<()> {
+        blocking(|| self.0.finish_events(batch))
     }
     fn release_claims(&self) -> StoreResult<u64> {
         blocking(|| self.0.release_claims())

@@ -447,3 +447,153 @@ fn steps_begin_count_attempts_and_finish_with_output_and_audit() {
     assert_eq!(all[0].status, RunStatus::Done);
     assert_eq!(all[0].finished_at, Some(60));
 }
+
+fn audit_row(record: &str, field: &str, value: &str) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at: 3_000,
+        source_system: "sf".into(),
+        source_event: "k".into(),
+        link: "l".into(),
+        rule: "sf.Case.Subject -> snow.incident.short_description".into(),
+        target_system: "snow".into(),
+        target_object: "incident".into(),
+        target_record: record.into(),
+        field: field.into(),
+        old_value: None,
+        new_value: Some(value.into()),
+        plan_hash: "h".into(),
+        outcome: "written".into(),
+    }
+}
+
+fn written(record: &str, field: &str, value: &str) -> Written {
+    Written {
+        link: "l".into(),
+        system: "snow".into(),
+        record: record.into(),
+        field: field.into(),
+        value: Some(value.into()),
+    }
+}
+
+#[test]
+fn finishing_events_commits_their_writes_observations_and_fates_together() {
+    let (_dir, store) = temp();
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "b"), event("k3", "c")])
+        .unwrap();
+    let claimed = store.claim_events(2_000, 10).unwrap();
+    let [a, b, c] = claimed.as_slice() else {
+        panic!("three claims: {claimed:?}");
+    };
+    let finish = |fate: Fate, record: &str, value: &str| EventFinish {
+        written: vec![written(
+            &format!("inc-{record}"),
+            "short_description",
+            value,
+        )],
+        audit: vec![audit_row(
+            &format!("inc-{record}"),
+            "short_description",
+            value,
+        )],
+        observed: vec![(observed(record, "Priority"), Some("High".into()))],
+        fate,
+        at: 3_000,
+    };
+    store
+        .finish_events(&[
+            finish(Fate::Done(a.clone()), "a", "one"),
+            finish(
+                Fate::Retry {
+                    id: b.id,
+                    attempts: 1,
+                    next_attempt_at: 9_000,
+                    error: "503".into(),
+                },
+                "b",
+                "two",
+            ),
+            finish(
+                Fate::Dead {
+                    id: c.id,
+                    attempts: 8,
+                    reason: "gone for good".into(),
+                },
+                "c",
+                "three",
+            ),
+        ])
+        .unwrap();
+    // Every event's writes, audit rows and observations, whatever its fate.
+    for (record, value) in [("a", "one"), ("b", "two"), ("c", "three")] {
+        let twin = format!("inc-{record}");
+        let key = written(&twin, "short_description", value);
+        assert_eq!(
+            store.last_written(&key.key()).unwrap(),
+            Some(Some(value.to_string()))
+        );
+        let rows = store.audit_of(&twin, "short_description", 10).unwrap();
+        assert_eq!(rows.len(), 1, "{record}");
+        assert_eq!(
+            store.observed_value(&observed(record, "Priority")).unwrap(),
+            Some(Some("High".into()))
+        );
+    }
+    // The fates: done, pending again later, dead with its reason.
+    assert_eq!(
+        store.event(a.id).unwrap().unwrap().status,
+        EventStatus::Done
+    );
+    let retried = store.event(b.id).unwrap().unwrap();
+    assert_eq!(
+        (retried.status, retried.attempts, retried.next_attempt_at),
+        (EventStatus::Pending, 1, 9_000)
+    );
+    assert!(store.claim_events(8_999, 10).unwrap().is_empty());
+    let letters = store.dead_letters(false).unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        (letters[0].event_id, letters[0].reason.as_str()),
+        (c.id, "gone for good")
+    );
+}
+
+#[test]
+fn a_finish_that_cannot_be_stored_stores_nothing_of_its_batch() {
+    let (_dir, store) = temp();
+    store.insert_events(&[event("k1", "a")]).unwrap();
+    let claimed = store.claim_events(2_000, 10).unwrap();
+    let good = EventFinish {
+        written: vec![written("inc-a", "short_description", "one")],
+        audit: vec![audit_row("inc-a", "short_description", "one")],
+        observed: Vec::new(),
+        fate: Fate::Done(claimed[0].clone()),
+        at: 3_000,
+    };
+    // A dead letter of an event that does not exist breaks the foreign key.
+    let bad = EventFinish {
+        written: Vec::new(),
+        audit: Vec::new(),
+        observed: Vec::new(),
+        fate: Fate::Dead {
+            id: 999,
+            attempts: 1,
+            reason: "x".into(),
+        },
+        at: 3_000,
+    };
+    assert!(store.finish_events(&[good.clone(), bad]).is_err());
+    let key = written("inc-a", "short_description", "one");
+    assert_eq!(store.last_written(&key.key()).unwrap(), None);
+    assert_eq!(
+        store.event(claimed[0].id).unwrap().unwrap().status,
+        EventStatus::Claimed
+    );
+    store.finish_events(&[good]).unwrap();
+    assert_eq!(
+        store.event(claimed[0].id).unwrap().unwrap().status,
+        EventStatus::Done
+    );
+}

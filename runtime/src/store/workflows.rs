@@ -108,14 +108,38 @@ pub(super) fn observed_value(
     conn: &Connection,
     k: &ObservedKey,
 ) -> StoreResult<Option<Option<String>>> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT value FROM workflow_observed WHERE system = ?1 AND object = ?2 \
          AND record_id = ?3 AND field = ?4",
-        params![k.system, k.object, k.record, k.field],
-        |r| r.get(0),
     )
-    .optional()
+    .and_then(|mut st| {
+        st.query_row(params![k.system, k.object, k.record, k.field], |r| r.get(0))
+            .optional()
+    })
     .map_err(err("read observed value"))
+}
+
+/// Records observed trigger values inside the caller's transaction.
+pub(super) fn upsert_observed(
+    conn: &Connection,
+    observed: &[(ObservedKey, Option<String>)],
+    now: i64,
+) -> StoreResult<()> {
+    if observed.is_empty() {
+        return Ok(());
+    }
+    let mut obs = conn
+        .prepare_cached(
+            "INSERT INTO workflow_observed (system, object, record_id, field, value, observed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (system, object, record_id, field) \
+             DO UPDATE SET value = excluded.value, observed_at = excluded.observed_at",
+        )
+        .map_err(err("prepare observed value"))?;
+    for (k, v) in observed {
+        obs.execute(params![k.system, k.object, k.record, k.field, v, now])
+            .map_err(err("write observed value"))?;
+    }
+    Ok(())
 }
 
 pub(super) fn start_runs(
@@ -128,18 +152,8 @@ pub(super) fn start_runs(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err("begin workflow runs"))?;
     let mut started = Vec::new();
+    upsert_observed(&tx, observed, now)?;
     {
-        let mut obs = tx
-            .prepare_cached(
-                "INSERT INTO workflow_observed (system, object, record_id, field, value, observed_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (system, object, record_id, field) \
-                 DO UPDATE SET value = excluded.value, observed_at = excluded.observed_at",
-            )
-            .map_err(err("prepare observed value"))?;
-        for (k, v) in observed {
-            obs.execute(params![k.system, k.object, k.record, k.field, v, now])
-                .map_err(err("write observed value"))?;
-        }
         let mut ins = tx
             .prepare_cached(
                 "INSERT INTO workflow_runs (workflow, trigger_key, system, object, record_id, \

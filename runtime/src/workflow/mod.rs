@@ -22,7 +22,6 @@
 
 mod actions;
 pub mod alerts;
-pub mod read;
 mod steps;
 pub mod template;
 pub mod trigger;
@@ -30,9 +29,10 @@ pub mod trigger;
 use seam_compiler::plan::{Condition, FieldPath, Metric, ObjectPath, PlanWorkflow, ValuePath};
 use std::collections::HashMap;
 
+use crate::engine::effects::Effects;
+use crate::engine::paths::{Dialect, RecordView, Wants};
 use crate::engine::{Engine, SyncError};
 use crate::store::{now_ms, InboxEvent, NewRun, ObservedKey, ReplicaKey};
-use read::{read_paths, PathValues};
 use template::Scope;
 
 /// The trigger key of a `created` trigger: one run per record.
@@ -46,41 +46,104 @@ pub fn written_by(workflow: &str) -> String {
     format!("workflow:{workflow}")
 }
 
-/// Runs the workflows an event concerns: detects their triggers, then runs (or resumes) the
-/// runs this event started. `true` when a run did something.
-pub async fn on_event(engine: &Engine, event: &InboxEvent) -> Result<bool, SyncError> {
-    let e = &event.event;
-    let watching: Vec<&PlanWorkflow> = engine
+/// The workflows whose trigger watches records of `system`.`object`.
+pub fn watching<'a>(engine: &'a Engine, system: &str, object: &str) -> Vec<&'a PlanWorkflow> {
+    engine
         .plan
         .workflows
         .iter()
-        .filter(|w| trigger::object(&w.trigger) == (e.system.as_str(), e.object.as_str()))
-        .collect();
+        .filter(|w| trigger::object(&w.trigger) == (system, object))
+        .collect()
+}
+
+/// Adds what detecting the triggers of `watching` reads of the trigger record: the trigger
+/// fields, and the guard's paths that stay on the record. A guard path that walks a reference
+/// is read only when the trigger fires (rarely): on Salesforce a walk turns the record's GET
+/// into a SOQL query, which every event would pay.
+pub fn trigger_wants(watching: &[&PlanWorkflow], wants: &mut Wants) {
+    for w in watching {
+        if let Some(f) = trigger::field(&w.trigger) {
+            wants.field(&f.field);
+        }
+        if let Some(guard) = &w.guard {
+            let mut paths = Vec::new();
+            template::condition_paths(guard, &mut paths);
+            let on_record = |p: &&ValuePath| {
+                p.walk.is_empty()
+                    && trigger::object(&w.trigger)
+                        == (p.root.system.as_str(), p.root.object.as_str())
+            };
+            for p in paths.into_iter().filter(on_record) {
+                wants.path(p);
+            }
+        }
+    }
+}
+
+/// Runs the workflows `watching` the event's record: detects their triggers on `record` (the
+/// engine's one read of it for this event, with at least [`trigger_wants`]; `None`: it does
+/// not exist), then runs (or resumes) the runs this event started. `true` when a run did
+/// something.
+pub async fn on_event(
+    engine: &Engine,
+    event: &InboxEvent,
+    watching: &[&PlanWorkflow],
+    record: Option<&RecordView>,
+    effects: &Effects,
+) -> Result<bool, SyncError> {
     if watching.is_empty() {
         return Ok(false);
     }
-    detect(engine, event, &watching).await?;
+    let e = &event.event;
+    if let Some(record) = record {
+        detect(engine, event, watching, record, effects).await?;
+    }
+    // A record gone since has nothing to observe and fires nothing; its unfinished runs
+    // still resume (their steps say what a missing record means).
     let created = created_key(&e.system, &e.object, &e.record_id);
     let runs = engine
         .store
         .unfinished_runs(&[e.idempotency_key.as_str(), created.as_str()])?;
+    if !runs.is_empty() {
+        // A step may sync a pair whose lock this event holds for its pending writes.
+        effects.flush(engine.store.as_ref(), now_ms())?;
+    }
     for run in &runs {
         steps::execute(engine, run, event).await?;
     }
     Ok(!runs.is_empty())
 }
 
+/// Reads the record `id` of `root` with every path of `paths` rooted there (`None`: it does
+/// not exist).
+pub(crate) async fn read_record(
+    engine: &Engine,
+    root: &ObjectPath,
+    id: &str,
+    paths: &[&ValuePath],
+) -> Result<Option<RecordView>, SyncError> {
+    let platform = engine.platform(&root.system)?;
+    let mut wants = Wants::new(Dialect::of(platform));
+    wants.field(platform.id_field());
+    for p in paths.iter().filter(|p| &p.root == root) {
+        wants.path(p);
+    }
+    engine.read(root, id, &wants).await
+}
+
 /// Values of paths from records read, `let` results, and (for alerts) metrics.
 #[derive(Default)]
 pub struct Values {
-    pub records: HashMap<ObjectPath, PathValues>,
+    /// The records read, by the object their paths start from (`None`: it does not exist).
+    pub records: HashMap<ObjectPath, Option<RecordView>>,
     pub bindings: HashMap<String, String>,
     pub metrics: HashMap<&'static str, String>,
 }
 
 impl Scope for Values {
     fn path(&self, path: &ValuePath) -> Option<String> {
-        self.records.get(&path.root)?.get(path)
+        // A path not read has no value here, as a missing record's have none.
+        self.records.get(&path.root)?.as_ref()?.path(path).ok()?
     }
     fn binding(&self, name: &str) -> Option<String> {
         self.bindings.get(name).cloned()
@@ -98,12 +161,14 @@ fn root_path(root: &ObjectPath, field: &FieldPath) -> ValuePath {
     }
 }
 
-/// Detects the triggers of `watching` on the event's record and starts the runs that fire,
-/// recording the observed values in the same transaction.
+/// Detects the triggers of `watching` on the event's record, as read, and starts the runs
+/// that fire, recording the observed values in the same transaction.
 async fn detect(
     engine: &Engine,
     event: &InboxEvent,
     watching: &[&PlanWorkflow],
+    record: &RecordView,
+    effects: &Effects,
 ) -> Result<(), SyncError> {
     let e = &event.event;
     let root = ObjectPath {
@@ -116,17 +181,11 @@ async fn detect(
         .collect();
     fields.sort();
     fields.dedup();
-    let paths: Vec<ValuePath> = fields.iter().map(|f| root_path(&root, f)).collect();
-    let refs: Vec<&ValuePath> = paths.iter().collect();
-    let now = read_paths(&engine.platforms, &root, &e.record_id, &refs).await?;
-    if !now.found(&root) {
-        // Gone (deleted since): nothing to observe, nothing to fire.
-        return Ok(());
-    }
-    let changed = trigger::changed_fields(&e.payload);
+    // The event's own word is needed only where nothing was observed yet: parsed then.
+    let mut changed: Option<Option<Vec<String>>> = None;
     let mut observed = Vec::new();
     let mut seen: HashMap<&str, (Option<Option<String>>, Option<String>)> = HashMap::new();
-    for (f, p) in fields.iter().zip(&paths) {
+    for f in &fields {
         let key = ObservedKey {
             system: e.system.clone(),
             object: e.object.clone(),
@@ -134,7 +193,12 @@ async fn detect(
             field: f.field.clone(),
         };
         let prior = engine.store.observed_value(&key)?;
-        let current = now.get(p);
+        let current = record.path(&root_path(&root, f)).map_err(|why| {
+            SyncError::permanent(format!(
+                "the trigger field of {root} `{}`: {why}",
+                e.record_id
+            ))
+        })?;
         observed.push((key, current.clone()));
         seen.insert(&f.field, (prior, current));
     }
@@ -144,11 +208,18 @@ async fn detect(
         let (prior, current) = field
             .and_then(|f| seen.get(f.field.as_str()).cloned())
             .unwrap_or((None, None));
+        let event_says_changed = match (field, &prior) {
+            (Some(f), None) => changed
+                .get_or_insert_with(|| trigger::changed_fields(&e.payload))
+                .as_ref()
+                .map(|c| c.contains(&f.field)),
+            _ => None,
+        };
         let o = trigger::Observation {
             operation: &e.operation,
             prior,
             current,
-            event_says_changed: field.and_then(|f| changed.as_ref().map(|c| c.contains(&f.field))),
+            event_says_changed,
         };
         if !trigger::fires(&w.trigger, &o) {
             continue;
@@ -160,7 +231,7 @@ async fn detect(
             }
         }
         if let Some(guard) = &w.guard {
-            if !guard_holds(engine, w, guard, &root, &e.record_id).await? {
+            if !guard_holds(engine, w, guard, &root, record, &e.record_id).await? {
                 tracing::info!(workflow = %w.name, record = %e.record_id, "triggered, but its `when` does not hold");
                 continue;
             }
@@ -176,6 +247,12 @@ async fn detect(
             object: e.object.clone(),
             record_id: e.record_id.clone(),
         });
+    }
+    if runs.is_empty() {
+        // Nothing fired: the observations commit with the event's fate (its record's next
+        // event cannot run before that).
+        effects.observe(observed);
+        return Ok(());
     }
     let started = engine.store.start_runs(&observed, &runs, now_ms())?;
     if !started.is_empty() {
@@ -220,21 +297,28 @@ fn seams_own_value(
     Ok(false)
 }
 
+/// Evaluates a guard over the trigger record as read for the event, reading it again only
+/// when the guard walks references that read did not ask for (see [`trigger_wants`]).
 async fn guard_holds(
     engine: &Engine,
     w: &PlanWorkflow,
     guard: &Condition,
     root: &ObjectPath,
-    record: &str,
+    record: &RecordView,
+    record_id: &str,
 ) -> Result<bool, SyncError> {
     let mut paths = Vec::new();
     template::condition_paths(guard, &mut paths);
-    let read = read_paths(&engine.platforms, root, record, &paths).await?;
     let mut values = Values::default();
-    values.records.insert(root.clone(), read);
+    if paths.iter().all(|p| record.path(p).is_ok()) {
+        values.records.insert(root.clone(), Some(record.clone()));
+    } else {
+        let read = read_record(engine, root, record_id, &paths).await?;
+        values.records.insert(root.clone(), read);
+    }
     template::eval(guard, &values).map_err(|why| {
         SyncError::permanent(format!(
-            "workflow `{}`: its `when` on {root} `{record}`: {why}",
+            "workflow `{}`: its `when` on {root} `{record_id}`: {why}",
             w.name
         ))
     })

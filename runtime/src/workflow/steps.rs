@@ -25,9 +25,8 @@ use seam_compiler::plan::{
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-use super::read::read_paths;
 use super::template::{self, value_paths};
-use super::{actions, written_by, Values};
+use super::{actions, read_record, written_by, Values};
 use crate::connectors::salesforce::soql_literal;
 use crate::connectors::servicenow::query_value;
 use crate::connectors::ErrorClass;
@@ -256,7 +255,7 @@ impl Run<'_> {
                 tracing::warn!(workflow = %self.wf.name, "{root} has no record linked to {} `{}` yet: its paths are empty", self.trigger, self.run.record_id);
                 continue;
             };
-            let read = read_paths(&self.engine.platforms, root, &id, &wanted).await?;
+            let read = read_record(self.engine, root, &id, &wanted).await?;
             self.values.records.insert(root.clone(), read);
         }
         Ok(())
@@ -324,6 +323,7 @@ impl Run<'_> {
             link,
             from_left,
             cause: &self.event.event.idempotency_key,
+            effects: None,
         };
         ctx.run(&self.run.record_id, Open::Always, true).await?;
         let twin = self
@@ -518,6 +518,7 @@ impl Run<'_> {
                 link,
                 from_left: &link.left == object,
                 cause: &self.event.event.idempotency_key,
+                effects: None,
             };
             ctx.run(&record, Open::IfRuleHolds, true).await?;
         }
