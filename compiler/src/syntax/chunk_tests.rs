@@ -84,10 +84,14 @@ fn chunks_agree_with_the_serial_parse_on_mutations() {
 #[test]
 fn a_large_spec_is_cut_and_matches_the_serial_parse() {
     let src = crate::synthetic::spec(1_500);
-    let ranges = chunks::ranges(src.len(), &lexical::prescan(&src).unwrap().item_ends, 3);
-    assert_eq!(ranges.len(), 3, "the spec was not cut");
-    let chunked = chunks::parse_items(&src, &ranges).expect("every chunk parses");
-    assert_eq!(chunked, parse_in_chunks(&src, 1).unwrap().items);
+    let serial = parse_in_chunks(&src, 1).unwrap().items;
+    // More chunks than workers: each worker parses several, and they still come out in order.
+    for k in [3, 8] {
+        let ranges = chunks::ranges(src.len(), &lexical::prescan(&src).unwrap().item_ends, k);
+        assert_eq!(ranges.len(), k, "the spec was not cut");
+        let chunked = chunks::parse_items(&src, &ranges).expect("every chunk parses");
+        assert_eq!(chunked, serial, "{k} chunks");
+    }
 }
 
 #[test]
