@@ -416,3 +416,20 @@ fn the_cycle_check_on_its_own_thread_reports_the_same_in_the_same_order() {
         assert!(serial.iter().any(|d| d.code == code), "no {code:?}");
     }
 }
+
+#[test]
+fn check_model_reports_what_check_reports_without_the_ast() {
+    let small = format!("{SYSTEMS}{}", LINK.replace("short_description", "nope"));
+    for src in [
+        large_spec_with_errors(),
+        small,
+        "seam x\nobject {".to_string(),
+    ] {
+        let (full, lean) = (crate::check(&src), crate::check_model(&src));
+        assert!(!full.diagnostics.is_empty());
+        assert_eq!(lean.diagnostics, full.diagnostics);
+        let plan = |c: &crate::Checked| c.model.as_ref().map(crate::Plan::from_model);
+        assert_eq!(plan(&lean), plan(&full));
+        assert!(lean.file.is_none());
+    }
+}
