@@ -2,7 +2,7 @@
 //! declaration's body closes (`lexical::Prescan::item_ends`), one worker per core takes chunks
 //! in turn, parses each as a `file` with the fast parser and converts it with its spans shifted
 //! to the file's offsets, and the items are concatenated in order. Chunks are small (a few
-//! hundred KB) so that pest's token queue, ~40 times the text it covers, is only ever held for
+//! hundred KB) so that pest's token queue, ~20 times the text it covers, is only ever held for
 //! one chunk per worker, not for the whole file.
 //!
 //! Guarantee: when every chunk parses and converts, the items are exactly those of a serial
@@ -13,7 +13,7 @@
 //! In a text that parses, that `}` closes a top-level declaration (the grammar pairs braces as
 //! the pre-scan counts them), which is the last token of its rule, so no rule looks past the
 //! cut and the whole text is the chunks' declarations side by side. Conversely, chunks that
-//! each parse as declarations side by side are such a text. `syntax::tests` checks this on
+//! each parse as declarations side by side are such a text. `syntax::chunk_tests` checks this on
 //! the corpus and on mutations of it, cut everywhere it can be.
 
 use super::ast::Item;
