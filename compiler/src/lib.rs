@@ -43,13 +43,7 @@ impl Checked {
 pub fn check(src: &str) -> Checked {
     let file = match syntax::parse(src) {
         Ok(file) => file,
-        Err(d) => {
-            return Checked {
-                file: None,
-                model: None,
-                diagnostics: vec![d],
-            }
-        }
+        Err(d) => return refused(d),
     };
     let (model, mut diagnostics) = resolve::resolve(&file);
     diagnostics.extend(check::run(&model));
@@ -61,10 +55,50 @@ pub fn check(src: &str) -> Checked {
     }
 }
 
+/// Texts at least this long have their AST dropped on a second thread by [`check_model`].
+const DROP_AST_ASIDE_BYTES: usize = 64 * 1024;
+
+/// [`check`] for callers that need only the model and the diagnostics (every command but
+/// `fmt`): `file` is `None`. The AST is dropped as soon as the model is built, beside the
+/// checks on a second thread for a large text, so a large spec's AST is never held together
+/// with the checks' own structures (peak memory) and freeing it is off the critical path.
+pub fn check_model(src: &str) -> Checked {
+    let file = match syntax::parse(src) {
+        Ok(file) => file,
+        Err(d) => return refused(d),
+    };
+    let (model, mut diagnostics) = resolve::resolve(&file);
+    let found = if src.len() < DROP_AST_ASIDE_BYTES {
+        drop(file);
+        check::run(&model)
+    } else {
+        std::thread::scope(|scope| {
+            // If the thread cannot start, the closure and the AST are dropped right here.
+            let _dropping = std::thread::Builder::new().spawn_scoped(scope, move || drop(file));
+            check::run(&model)
+        })
+    };
+    diagnostics.extend(found);
+    diagnostic::sort(&mut diagnostics);
+    Checked {
+        file: None,
+        model: Some(model),
+        diagnostics,
+    }
+}
+
+fn refused(syntax_error: Diagnostic) -> Checked {
+    Checked {
+        file: None,
+        model: None,
+        diagnostics: vec![syntax_error],
+    }
+}
+
 /// The catalogue a spec describes: the built-in objects plus its `object` blocks. For the
 /// sandbox, which serves the same objects and fields the spec declares.
 pub fn catalog_for_spec(src: &str) -> Result<catalog::Catalog, Vec<Diagnostic>> {
-    let checked = check(src);
+    let checked = check_model(src);
     if checked.has_errors() {
         return Err(checked
             .diagnostics

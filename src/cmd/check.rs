@@ -54,7 +54,7 @@ pub fn check_files(files: &[PathBuf]) -> (Vec<CheckedFile>, usize) {
                     )
                     .with_label("invalid byte here")
                     .with_help("a `.seam` file is UTF-8 text; is this the right file?")],
-                    None => seam_compiler::check(&file.text).diagnostics,
+                    None => seam_compiler::check_model(&file.text).diagnostics,
                 };
                 checked.push(CheckedFile {
                     name: file.name,

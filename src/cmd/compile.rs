@@ -3,7 +3,8 @@
 use super::load::{self, exit};
 use clap::Args;
 use seam_compiler::Plan;
-use std::path::PathBuf;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Compile a spec to the Plan the runtime executes (versioned JSON, no secret values).
@@ -29,15 +30,16 @@ pub fn run(args: &CompileArgs) -> ExitCode {
 fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
     let loaded = load::load(&args.file)?;
     loaded.require_clean()?;
-    let Some(model) = &loaded.checked.model else {
+    // Only the model is needed from here (`load` kept no AST): the source text goes before
+    // the Plan is built, the model before the Plan is written.
+    let load::Loaded { text, checked, .. } = loaded;
+    drop(text);
+    let Some(model) = checked.model else {
         return Err(ExitCode::from(1));
     };
-    let plan = Plan::from_model(model);
-    let json = serde_json::to_string_pretty(&plan).map_err(|e| {
-        eprintln!("error: cannot serialise the plan: {e}");
-        ExitCode::from(2)
-    })?;
-    load::emit(&(json + "\n"), args.output.as_deref())?;
+    let plan = Plan::from_model(&model);
+    drop(model);
+    write_plan(&plan, args.output.as_deref())?;
     if let Some(path) = &args.output {
         eprintln!(
             "wrote {} (plan {}, spec hash {})",
@@ -47,4 +49,25 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
         );
     }
     Ok(())
+}
+
+/// The plan as pretty JSON and a line break, serialised straight into the file or stdout (no
+/// copy of the whole text in memory); a write error is exit code 2.
+fn write_plan(plan: &Plan, out: Option<&Path>) -> Result<(), ExitCode> {
+    let written = match out {
+        None => to_writer(plan, std::io::stdout().lock()),
+        Some(path) => std::fs::File::create(path).and_then(|f| to_writer(plan, f)),
+    };
+    written.map_err(|e| {
+        let target = out.map_or("stdout".to_string(), |p| format!("`{}`", p.display()));
+        eprintln!("error: cannot write {target}: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn to_writer(plan: &Plan, out: impl Write) -> std::io::Result<()> {
+    let mut out = BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, plan)?;
+    out.write_all(b"\n")?;
+    out.flush()
 }

@@ -70,7 +70,7 @@ pub fn load(path: &Path) -> Result<Loaded, ExitCode> {
             .with_label("invalid byte here")
             .with_help("a `.seam` file is UTF-8 text; is this the right file?")],
         },
-        None => seam_compiler::check(&file.text),
+        None => seam_compiler::check_model(&file.text),
     };
     Ok(Loaded {
         name: file.name,

@@ -389,3 +389,47 @@ fn mapping_into_a_key_target_says_it_is_the_key() {
         "snow.incident.correlation_id",
     );
 }
+
+/// A large spec (past every threshold for threads) with a two-field loop in the first link
+/// (also an ownership conflict) and a value map missing an arm in the last.
+fn large_spec_with_errors() -> String {
+    let src = crate::synthetic::spec(2_500).replacen(
+        "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n",
+        "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n  snow.u_obj0.u_f0 -> sf.Obj0__c.F0__c\n",
+        1,
+    );
+    let arm = " \"C\" => \"3\"";
+    let at = src.rfind(arm).unwrap();
+    format!("{}{}", &src[..at], &src[at + arm.len()..])
+}
+
+#[test]
+fn the_cycle_check_on_its_own_thread_reports_the_same_in_the_same_order() {
+    let src = large_spec_with_errors();
+    let file = crate::syntax::parse(&src).unwrap();
+    let (model, _) = crate::resolve::resolve(&file);
+    let serial = super::run_on(&model, false);
+    assert_eq!(super::run_on(&model, true), serial);
+    assert_eq!(super::run(&model), serial);
+    // Diagnostics from both sides of the thread split.
+    for code in [Code::Cycle, Code::OwnershipConflict, Code::MapIncomplete] {
+        assert!(serial.iter().any(|d| d.code == code), "no {code:?}");
+    }
+}
+
+#[test]
+fn check_model_reports_what_check_reports_without_the_ast() {
+    let small = format!("{SYSTEMS}{}", LINK.replace("short_description", "nope"));
+    for src in [
+        large_spec_with_errors(),
+        small,
+        "seam x\nobject {".to_string(),
+    ] {
+        let (full, lean) = (crate::check(&src), crate::check_model(&src));
+        assert!(!full.diagnostics.is_empty());
+        assert_eq!(lean.diagnostics, full.diagnostics);
+        let plan = |c: &crate::Checked| c.model.as_ref().map(crate::Plan::from_model);
+        assert_eq!(plan(&lean), plan(&full));
+        assert!(lean.file.is_none());
+    }
+}

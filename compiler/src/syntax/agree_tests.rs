@@ -16,7 +16,7 @@ use super::{errors, parse, Rule, SeamParser};
 use pest::Parser as _;
 
 /// Every `.seam` file of the spec corpus and the examples (broken ones included).
-fn sources() -> Vec<(String, String)> {
+pub(super) fn sources() -> Vec<(String, String)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut out = Vec::new();
     let mut dirs = vec![root.join("spec/corpus"), root.join("examples")];

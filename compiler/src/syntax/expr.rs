@@ -14,8 +14,29 @@ use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
+use std::cell::Cell;
 
 pub(super) type PResult<T> = Result<T, Diagnostic>;
+
+thread_local! {
+    /// Where the text pest parsed starts in the file: 0, except while `syntax::chunks` converts
+    /// one chunk of a larger file on its own thread (see [`with_base`]).
+    static BASE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Runs `convert` with every span it makes shifted by `base`: the pairs it reads come from a
+/// parse of the text that starts at `base` in the file.
+pub(super) fn with_base<T>(base: usize, convert: impl FnOnce() -> T) -> T {
+    let before = BASE.with(|b| b.replace(base));
+    let out = convert();
+    BASE.with(|b| b.set(before));
+    out
+}
+
+/// The file offset of a position in the parsed text.
+fn in_file(pos: usize) -> usize {
+    BASE.with(Cell::get) + pos
+}
 
 /// A condition with more operators than this is refused: each operator is one level of the
 /// `Cond` tree, and very deep trees overflow the stack when they are dropped or compared.
@@ -25,7 +46,8 @@ pub(crate) const MAX_CONDITION_OPERATORS: usize = 256;
 /// rule ending in an optional part (`a ~ b?`) swallow after its last token.
 pub(super) fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
-    Span::new(s.start(), s.start() + code_len(s.as_str()))
+    let start = in_file(s.start());
+    Span::new(start, start + code_len(s.as_str()))
 }
 
 /// The length of `text` up to the end of its last token.
@@ -141,7 +163,7 @@ pub(super) struct Kids<'i> {
 
 impl<'i> Kids<'i> {
     pub(super) fn of(pair: Pair<'i, Rule>) -> Self {
-        let end = pair.as_span().end();
+        let end = in_file(pair.as_span().end());
         Kids {
             inner: pair.into_inner().peekable(),
             end,
@@ -188,13 +210,13 @@ impl<'i> Iterator for Kids<'i> {
 /// `syntax::parse` then lets the strict grammar report it as it always has.
 pub(super) fn ident(pair: &Pair<'_, Rule>) -> PResult<Ident> {
     let name = pair.as_str();
-    let s = pair.as_span();
+    let start = in_file(pair.as_span().start());
     if pair.as_rule() == Rule::ident && is_keyword(name) {
-        return Err(internal("a reserved word as a bare name", s.start()));
+        return Err(internal("a reserved word as a bare name", start));
     }
     Ok(Ident {
         name: name.to_string(),
-        span: Span::new(s.start(), s.end()),
+        span: Span::new(start, start + name.len()),
     })
 }
 
@@ -214,7 +236,7 @@ pub(super) fn path(pair: Pair<'_, Rule>) -> PResult<Path> {
 
 /// The two names of `ALIAS.Object` / `SYS.action` / `SYS.create`.
 pub(super) fn two_names(pair: Pair<'_, Rule>) -> PResult<(Ident, Ident)> {
-    let start = pair.as_span().start();
+    let start = in_file(pair.as_span().start());
     let mut names = pair
         .into_inner()
         .filter(|p| {

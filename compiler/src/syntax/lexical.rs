@@ -13,12 +13,24 @@ use crate::span::Span;
 /// Parentheses deeper than this are refused before parsing: pest recurses once per level.
 pub(crate) const MAX_NESTING: usize = 64;
 
+/// What the pre-scan learns about a text.
+pub(crate) struct Prescan {
+    /// Every `//` comment outside strings, in source order.
+    pub(crate) comments: Vec<Comment>,
+    /// The offset just past every `}` that closes a brace opened at the top level (outside
+    /// strings, comments and parentheses): the ends of the top-level declarations that have a
+    /// body, if the text parses. `syntax::chunks` cuts the text there.
+    pub(crate) item_ends: Vec<usize>,
+}
+
 /// One pass over the text before pest sees it: rejects parentheses nested deeper than
-/// [`MAX_NESTING`], and collects every `//` comment outside strings, in source order (the AST
-/// keeps them for the formatter).
-pub(crate) fn prescan(src: &str) -> Result<Vec<Comment>, Diagnostic> {
+/// [`MAX_NESTING`], collects every `//` comment outside strings, in source order (the AST
+/// keeps them for the formatter), and notes where top-level braces close.
+pub(crate) fn prescan(src: &str) -> Result<Prescan, Diagnostic> {
     let mut depth = 0usize;
     let mut outermost = 0usize;
+    let mut braces = 0usize;
+    let mut item_ends = Vec::new();
     let mut scan = Scanner::new(src);
     while let Some((pos, b)) = scan.next_code_byte() {
         match b {
@@ -32,18 +44,28 @@ pub(crate) fn prescan(src: &str) -> Result<Vec<Comment>, Diagnostic> {
                 }
             }
             b')' => depth = depth.saturating_sub(1),
+            b'{' => braces += 1,
+            b'}' => {
+                braces = braces.saturating_sub(1);
+                if braces == 0 && depth == 0 {
+                    item_ends.push(pos + 1);
+                }
+            }
             _ => {}
         }
     }
-    let mut out = Vec::with_capacity(scan.comments.len());
+    let mut comments = Vec::with_capacity(scan.comments.len());
     for (start, end) in scan.comments {
         let text = src.get(start + 2..end).unwrap_or_default();
-        out.push(Comment {
+        comments.push(Comment {
             text: text.to_string(),
             span: Span::new(start, end),
         });
     }
-    Ok(out)
+    Ok(Prescan {
+        comments,
+        item_ends,
+    })
 }
 
 fn too_deep(pos: usize, outermost: usize) -> Diagnostic {
@@ -283,7 +305,7 @@ mod tests {
     #[test]
     fn comments_skip_strings_and_drop_line_breaks() {
         let src = "a \"// not\" // one\r\n// two\nb // three";
-        let c = prescan(src).unwrap_or_default();
+        let c = prescan(src).map(|p| p.comments).unwrap_or_default();
         let texts: Vec<_> = c.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts, [" one", " two", " three"]);
         let first = c.first().map(|c| c.span).unwrap_or_default();
@@ -307,6 +329,13 @@ mod tests {
         for not in ["", "Key", "keys", "ke", "sf", "u_key", "create", "text"] {
             assert!(!is_keyword(not), "{not}");
         }
+    }
+
+    #[test]
+    fn item_ends_are_top_level_closing_braces() {
+        let src = "a { b { } \"}\" } // }\nc ( { } ) { }";
+        let ends = prescan(src).map(|p| p.item_ends).unwrap_or_default();
+        assert_eq!(ends, [15, src.len()]);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 // (one file's worth, built once), so the size lint's advice to box them is not taken here.
 #[allow(clippy::large_enum_variant)]
 pub mod ast;
+mod chunks;
 mod decl;
 mod errors;
 mod expr;
@@ -22,6 +23,8 @@ pub mod template;
 
 #[cfg(test)]
 mod agree_tests;
+#[cfg(test)]
+mod chunk_tests;
 #[cfg(test)]
 mod tests;
 
@@ -54,8 +57,27 @@ pub(crate) mod fast {
 /// The fast parser and the conversion run first. Only when either refuses the text does the
 /// strict parser run, and its error is the diagnostic, exactly as if it had run alone; when it
 /// accepts the text, the conversion's own diagnostic (a number too large, ...) stands.
+///
+/// A large text is first parsed in chunks on several threads (`syntax::chunks`); if any chunk
+/// is refused, the whole text is parsed as described above, so the result never depends on it.
 pub fn parse(src: &str) -> Result<ast::SeamFile, Diagnostic> {
-    let comments = lexical::prescan(src)?;
+    parse_in_chunks(src, chunks::count(src.len()))
+}
+
+/// [`parse`], trying up to `k` chunks in parallel first.
+fn parse_in_chunks(src: &str, k: usize) -> Result<ast::SeamFile, Diagnostic> {
+    let lexical::Prescan {
+        comments,
+        item_ends,
+    } = lexical::prescan(src)?;
+    if k > 1 {
+        let ranges = chunks::ranges(src.len(), &item_ends, k);
+        if ranges.len() > 1 {
+            if let Some(items) = chunks::parse_items(src, &ranges) {
+                return Ok(ast::SeamFile { items, comments });
+            }
+        }
+    }
     let items = match fast::FastParser::parse(fast::Rule::file, src) {
         Ok(mut pairs) => match pairs.next() {
             Some(file) => decl::file(file).map_err(|d| strict_error(src, d)),
