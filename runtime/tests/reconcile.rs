@@ -203,11 +203,13 @@ async fn reconcile_every_d_repairs_drift_inside_the_runtime() {
             .is_some_and(|i| i["short_description"] == "Core switch down")
     })
     .await;
-    let chain = w
-        .rt()
-        .store
-        .audit_of(&incident, "short_description", 5)
-        .unwrap();
-    assert_eq!(chain[0].source_event, CAUSE);
+    // The platform write lands before its audit row commits: wait for the row too.
+    let store = w.rt().store.clone();
+    eventually(10, "the repair's audit row", || {
+        store
+            .audit_of(&incident, "short_description", 5)
+            .is_ok_and(|chain| chain.first().is_some_and(|a| a.source_event == CAUSE))
+    })
+    .await;
     w.shutdown().await;
 }
