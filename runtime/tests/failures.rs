@@ -277,6 +277,8 @@ async fn a_write_the_plan_does_not_allow_is_refused_and_audited_never_sent() {
         inc["short_description"], "",
         "the refused value was not sent"
     );
+    // Audit rows commit with the event's done mark, after the platform write.
+    w.settle().await;
     let store = w.rt().store.clone();
     let refused: Vec<_> = store
         .audit_of(inc["sys_id"].as_str().unwrap(), "short_description", 10)

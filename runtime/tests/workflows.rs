@@ -112,6 +112,7 @@ async fn a_strategic_case_becoming_critical_runs_every_step_once() {
     );
 
     // `seam why` explains the Task and the message.
+    w.settle().await;
     let task = text(&tasks[0], "Id");
     let why = w.rt().store.audit_of(&task, "Subject", 5).unwrap();
     assert_eq!(why.len(), 1);
@@ -395,6 +396,7 @@ async fn a_step_writing_a_replica_is_refused_audited_and_never_sent() {
             .is_some_and(|i| text(i, "description") == "sev-1 bridge open")
     })
     .await;
+    w.settle().await;
     let refused = w
         .rt()
         .store
