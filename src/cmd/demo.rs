@@ -419,16 +419,20 @@ impl Stage {
         tl.chapter(&format!(
             "7. Why did incident {number}'s description change?  (seam why {sys_id} description)"
         ));
+        // An event's audit rows commit with its done mark, a moment after the write lands.
         let chain = self
-            .rt
-            .store
-            .audit_of(&sys_id, "description", 10)
-            .map_err(|e| format!("reading the audit trail failed: {e}"))?;
-        if chain.is_empty() {
-            return Err(format!(
-                "the audit trail has nothing for `description` of `{sys_id}`"
-            ));
-        }
+            .wait("the replayed write's audit row", || {
+                self.rt
+                    .store
+                    .audit_of(&sys_id, "description", 10)
+                    .ok()
+                    .filter(|chain| {
+                        chain
+                            .first()
+                            .is_some_and(|a| a.new_value.as_deref() == Some(description))
+                    })
+            })
+            .await?;
         for entry in &chain {
             print_audit(entry);
         }
