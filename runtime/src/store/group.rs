@@ -123,9 +123,12 @@ impl GroupCommit {
 
 /// What the engine's writer takes: an event's finish, or the dispatcher's claim.
 enum EngineWork {
-    Finish(EventFinish),
+    Finish(Box<EventFinish>),
     /// Claim due events for `free` idle workers.
-    Claim { now: i64, free: usize },
+    Claim {
+        now: i64,
+        free: usize,
+    },
 }
 
 /// The engine's writer: finished events, and the claims of new ones in the same
@@ -145,7 +148,7 @@ impl FinishCommit {
 
     /// Commits one event's finish and returns once it is committed.
     pub async fn finish(&self, finish: EventFinish) -> StoreResult<()> {
-        self.0.submit(EngineWork::Finish(finish)).await.map(drop)
+        self.0.submit(EngineWork::Finish(Box::new(finish))).await.map(drop)
     }
 
     /// Claims due events for `free` idle workers, in the transaction of the finishes queued
@@ -157,14 +160,17 @@ impl FinishCommit {
 }
 
 /// One transaction for the finishes and the claim of a batch; an answer per item, in order.
-fn commit_engine_work(store: &dyn Store, work: Vec<EngineWork>) -> Vec<Result<Vec<InboxEvent>, String>> {
+fn commit_engine_work(
+    store: &dyn Store,
+    work: Vec<EngineWork>,
+) -> Vec<Result<Vec<InboxEvent>, String>> {
     let mut finishes = Vec::with_capacity(work.len());
     let mut claim: Option<(i64, usize)> = None;
     let mut is_claim = Vec::with_capacity(work.len());
     for w in work {
         match w {
             EngineWork::Finish(f) => {
-                finishes.push(f);
+                finishes.push(*f);
                 is_claim.push(false);
             }
             EngineWork::Claim { now, free } => {

@@ -630,17 +630,31 @@ fn finish_and_claim_hands_over_the_next_event_of_a_finished_record_in_one_commit
     // `a`'s next event is claimable only because its first finished in this transaction;
     // `b` is still claimed, so nothing of it.
     assert_eq!(
-        next.iter().map(|e| e.event.idempotency_key.as_str()).collect::<Vec<_>>(),
+        next.iter()
+            .map(|e| e.event.idempotency_key.as_str())
+            .collect::<Vec<_>>(),
         ["k3"]
     );
-    assert_eq!(store.event(a1.id).unwrap().unwrap().status, EventStatus::Done);
+    assert_eq!(
+        store.event(a1.id).unwrap().unwrap().status,
+        EventStatus::Done
+    );
     let key = written("inc-a", "short_description", "v");
-    assert_eq!(store.last_written(&key.key()).unwrap(), Some(Some("v".into())));
+    assert_eq!(
+        store.last_written(&key.key()).unwrap(),
+        Some(Some("v".into()))
+    );
     // The limit holds, and zero claims nothing but still commits the finish.
     let b1 = first.iter().find(|e| e.event.record_id == "b").unwrap();
     store.insert_events(&[event("k4", "b")]).unwrap();
-    assert!(store.finish_and_claim(&[done(b1)], 2_000, 0).unwrap().is_empty());
-    assert_eq!(store.event(b1.id).unwrap().unwrap().status, EventStatus::Done);
+    assert!(store
+        .finish_and_claim(&[done(b1)], 2_000, 0)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.event(b1.id).unwrap().unwrap().status,
+        EventStatus::Done
+    );
     assert_eq!(store.claim_events(2_000, 10).unwrap().len(), 1);
 }
 
