@@ -148,7 +148,10 @@ impl FinishCommit {
 
     /// Commits one event's finish and returns once it is committed.
     pub async fn finish(&self, finish: EventFinish) -> StoreResult<()> {
-        self.0.submit(EngineWork::Finish(Box::new(finish))).await.map(drop)
+        self.0
+            .submit(EngineWork::Finish(Box::new(finish)))
+            .await
+            .map(drop)
     }
 
     /// Claims due events for `free` idle workers, in the transaction of the finishes queued
