@@ -7,6 +7,8 @@
 //! An event's fate commits with what handling it wrote to the store ([`super::effects`]), in
 //! one transaction shared with other events' by the engine's writer thread
 //! ([`FinishCommit`]); its record is released, and its pair locks, only after that commit.
+//! Claims go to that writer too, so a claim rides in the transaction of the finishes queued
+//! with it (one commit fewer, and the records those finish hand over their next events).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +72,8 @@ pub async fn run(
         let claimed = if free == 0 {
             Vec::new()
         } else {
-            match engine.store.claim_events(now_ms(), free) {
+            // On the engine's writer, in the transaction of the finishes queued now.
+            match commit.claim(now_ms(), free).await {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot claim events");
@@ -93,7 +96,7 @@ pub async fn run(
                 wake.notify_one();
             });
         }
-        if got > 0 && got == free {
+        if got > 0 && got >= free {
             continue;
         }
         tokio::select! {

@@ -272,6 +272,15 @@ pub trait Store: Send + Sync + 'static {
     /// Commits each event's [`EventFinish`] — last-written values, audit rows, observed
     /// trigger values and its fate — the whole batch in one transaction: all or nothing.
     fn finish_events(&self, batch: &[EventFinish]) -> StoreResult<()>;
+    /// [`Store::finish_events`] and then, in the same transaction, [`Store::claim_events`]:
+    /// one commit for the engine's batch, and the events of the records it finished can be
+    /// claimed at once. All or nothing. With an empty batch it is a plain claim.
+    fn finish_and_claim(
+        &self,
+        batch: &[EventFinish],
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<InboxEvent>>;
     /// Returns claimed events to pending (at start-up, after a crash).
     fn release_claims(&self) -> StoreResult<u64>;
     fn event(&self, id: i64) -> StoreResult<Option<InboxEvent>>;

@@ -43,6 +43,14 @@ impl<S: Store> Store for Offloaded<S> {
     fn finish_events(&self, batch: &[EventFinish]) -> StoreResult<()> {
         blocking(|| self.0.finish_events(batch))
     }
+    fn finish_and_claim(
+        &self,
+        batch: &[EventFinish],
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<InboxEvent>> {
+        blocking(|| self.0.finish_and_claim(batch, now, limit))
+    }
     fn release_claims(&self) -> StoreResult<u64> {
         blocking(|| self.0.release_claims())
     }

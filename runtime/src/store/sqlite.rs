@@ -352,6 +352,79 @@ fn mark_dead(
     Ok(conn.last_insert_rowid())
 }
 
+/// Commits each event's finish inside the caller's transaction ([`Store::finish_events`]).
+fn finish_in(conn: &Connection, batch: &[EventFinish]) -> StoreResult<()> {
+    for f in batch {
+        let written: Vec<_> = f
+            .written
+            .iter()
+            .map(|w| (w.key(), w.value.clone()))
+            .collect();
+        upsert_last_written(conn, &written, f.at)?;
+        insert_audit(conn, &f.audit)?;
+        workflows::upsert_observed(conn, &f.observed, f.at)?;
+        match &f.fate {
+            Fate::Done(event) => mark_done(conn, event)?,
+            Fate::Retry {
+                id,
+                attempts,
+                next_attempt_at,
+                error,
+            } => mark_retry(conn, *id, *attempts, *next_attempt_at, error)?,
+            Fate::Dead {
+                id,
+                attempts,
+                reason,
+            } => {
+                mark_dead(conn, *id, *attempts, reason, f.at)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Claims up to `limit` due events inside the caller's write transaction ([`Store::claim_events`]).
+fn claim_in(conn: &Connection, now: i64, limit: usize) -> StoreResult<Vec<InboxEvent>> {
+    // The earliest unfinished event of each record, when it is pending and due. A claimed
+    // event is unfinished too, so it blocks the rest of its record. Oldest due first: the
+    // order of the `inbox_due` index, so the scan stops after `limit` claimable events
+    // instead of sorting every due one (a claim under load used to cost a fifth of the
+    // runtime's CPU).
+    let ids: Vec<(i64, String)> = {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT i.id, i.record_key FROM inbox i \
+                     WHERE i.status = 'pending' AND i.next_attempt_at <= ?1 \
+                       AND NOT EXISTS (SELECT 1 FROM inbox j \
+                                       WHERE j.record_key = i.record_key \
+                                         AND j.status IN ('pending', 'claimed') AND j.id < i.id) \
+                     ORDER BY i.next_attempt_at, i.id LIMIT ?2",
+            )
+            .map_err(err("prepare claim"))?;
+        let rows = stmt
+            .query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(err("select claimable"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(err("read claimable"))?
+    };
+    let mut claimed = Vec::with_capacity(ids.len());
+    for (id, key) in ids {
+        conn.prepare_cached(
+            "UPDATE inbox SET status = 'claimed', covers_through = \
+                   (SELECT MAX(id) FROM inbox WHERE record_key = ?2 AND status = 'pending') \
+                 WHERE id = ?1",
+        )
+        .and_then(|mut st| st.execute(params![id, key]))
+        .map_err(err("claim event"))?;
+        let e = conn
+            .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM inbox WHERE id = ?1"))
+            .and_then(|mut st| st.query_row([id], event_row))
+            .map_err(err("read claimed event"))?;
+        claimed.push(e);
+    }
+    Ok(claimed)
+}
+
 impl Store for SqliteStore {
     fn insert_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
         let (_gate, mut conn) = self.write();
@@ -415,43 +488,7 @@ impl Store for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err("begin claim"))?;
-        // The earliest unfinished event of each record, when it is pending and due. A claimed
-        // event is unfinished too, so it blocks the rest of its record. Oldest due first: the
-        // order of the `inbox_due` index, so the scan stops after `limit` claimable events
-        // instead of sorting every due one (a claim under load used to cost a fifth of the
-        // runtime's CPU).
-        let ids: Vec<(i64, String)> = {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT i.id, i.record_key FROM inbox i \
-                     WHERE i.status = 'pending' AND i.next_attempt_at <= ?1 \
-                       AND NOT EXISTS (SELECT 1 FROM inbox j \
-                                       WHERE j.record_key = i.record_key \
-                                         AND j.status IN ('pending', 'claimed') AND j.id < i.id) \
-                     ORDER BY i.next_attempt_at, i.id LIMIT ?2",
-                )
-                .map_err(err("prepare claim"))?;
-            let rows = stmt
-                .query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(err("select claimable"))?;
-            rows.collect::<Result<_, _>>()
-                .map_err(err("read claimable"))?
-        };
-        let mut claimed = Vec::with_capacity(ids.len());
-        for (id, key) in ids {
-            tx.prepare_cached(
-                "UPDATE inbox SET status = 'claimed', covers_through = \
-                   (SELECT MAX(id) FROM inbox WHERE record_key = ?2 AND status = 'pending') \
-                 WHERE id = ?1",
-            )
-            .and_then(|mut st| st.execute(params![id, key]))
-            .map_err(err("claim event"))?;
-            let e = tx
-                .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM inbox WHERE id = ?1"))
-                .and_then(|mut st| st.query_row([id], event_row))
-                .map_err(err("read claimed event"))?;
-            claimed.push(e);
-        }
+        let claimed = claim_in(&tx, now, limit)?;
         tx.commit().map_err(err("commit claim"))?;
         Ok(claimed)
     }
@@ -487,33 +524,32 @@ impl Store for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err("begin finish"))?;
-        for f in batch {
-            let written: Vec<_> = f
-                .written
-                .iter()
-                .map(|w| (w.key(), w.value.clone()))
-                .collect();
-            upsert_last_written(&tx, &written, f.at)?;
-            insert_audit(&tx, &f.audit)?;
-            workflows::upsert_observed(&tx, &f.observed, f.at)?;
-            match &f.fate {
-                Fate::Done(event) => mark_done(&tx, event)?,
-                Fate::Retry {
-                    id,
-                    attempts,
-                    next_attempt_at,
-                    error,
-                } => mark_retry(&tx, *id, *attempts, *next_attempt_at, error)?,
-                Fate::Dead {
-                    id,
-                    attempts,
-                    reason,
-                } => {
-                    mark_dead(&tx, *id, *attempts, reason, f.at)?;
-                }
-            }
-        }
+        finish_in(&tx, batch)?;
         tx.commit().map_err(err("commit finish"))
+    }
+
+    fn finish_and_claim(
+        &self,
+        batch: &[EventFinish],
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<InboxEvent>> {
+        if batch.is_empty() {
+            return self.claim_events(now, limit);
+        }
+        let (_gate, mut conn) = self.write();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err("begin finish"))?;
+        finish_in(&tx, batch)?;
+        // After the fates: a record whose event just finished hands over its next one.
+        let claimed = if limit == 0 {
+            Vec::new()
+        } else {
+            claim_in(&tx, now, limit)?
+        };
+        tx.commit().map_err(err("commit finish"))?;
+        Ok(claimed)
     }
 
     fn release_claims(&self) -> StoreResult<u64> {

@@ -597,3 +597,127 @@ fn a_finish_that_cannot_be_stored_stores_nothing_of_its_batch() {
         EventStatus::Done
     );
 }
+
+/// A done finish of `event` alone (not the later events of its record it covers).
+fn done(event: &InboxEvent) -> EventFinish {
+    let mut event = event.clone();
+    event.covers_through = event.id;
+    EventFinish {
+        written: vec![written(
+            &format!("inc-{}", event.event.record_id),
+            "short_description",
+            "v",
+        )],
+        audit: Vec::new(),
+        observed: Vec::new(),
+        fate: Fate::Done(event),
+        at: 3_000,
+    }
+}
+
+#[test]
+fn finish_and_claim_hands_over_the_next_event_of_a_finished_record_in_one_commit() {
+    let (_dir, store) = temp();
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "b")])
+        .unwrap();
+    // `covers_through` is fixed at claim time: a later event of `a` is not covered.
+    let first = store.claim_events(2_000, 10).unwrap();
+    assert_eq!(first.len(), 2);
+    store.insert_events(&[event("k3", "a")]).unwrap();
+    let a1 = first.iter().find(|e| e.event.record_id == "a").unwrap();
+    let next = store.finish_and_claim(&[done(a1)], 2_000, 10).unwrap();
+    // `a`'s next event is claimable only because its first finished in this transaction;
+    // `b` is still claimed, so nothing of it.
+    assert_eq!(
+        next.iter()
+            .map(|e| e.event.idempotency_key.as_str())
+            .collect::<Vec<_>>(),
+        ["k3"]
+    );
+    assert_eq!(
+        store.event(a1.id).unwrap().unwrap().status,
+        EventStatus::Done
+    );
+    let key = written("inc-a", "short_description", "v");
+    assert_eq!(
+        store.last_written(&key.key()).unwrap(),
+        Some(Some("v".into()))
+    );
+    // The limit holds, and zero claims nothing but still commits the finish.
+    let b1 = first.iter().find(|e| e.event.record_id == "b").unwrap();
+    store.insert_events(&[event("k4", "b")]).unwrap();
+    assert!(store
+        .finish_and_claim(&[done(b1)], 2_000, 0)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.event(b1.id).unwrap().unwrap().status,
+        EventStatus::Done
+    );
+    assert_eq!(store.claim_events(2_000, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn finish_and_claim_is_all_or_nothing() {
+    let (_dir, store) = temp();
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "b")])
+        .unwrap();
+    let claimed = store.claim_events(2_000, 1).unwrap();
+    let bad = EventFinish {
+        written: Vec::new(),
+        audit: Vec::new(),
+        observed: Vec::new(),
+        fate: Fate::Dead {
+            id: 999,
+            attempts: 1,
+            reason: "x".into(),
+        },
+        at: 3_000,
+    };
+    assert!(store
+        .finish_and_claim(&[done(&claimed[0]), bad], 2_000, 10)
+        .is_err());
+    // Neither the finish nor the claim of `b` stayed.
+    assert_eq!(
+        store.event(claimed[0].id).unwrap().unwrap().status,
+        EventStatus::Claimed
+    );
+    assert_eq!(store.claim_events(2_000, 10).unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_engine_writer_answers_finishes_and_claims_queued_together() {
+    let (_dir, store) = temp();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let keys: Vec<NewEvent> = (0..20)
+        .map(|i| event(&format!("k{i}"), &format!("r{}", i % 10)))
+        .collect();
+    store.insert_events(&keys).unwrap();
+    let writer = group::FinishCommit::start(store.clone());
+    // Ten records, two events each: every event is claimed once, in record order, while
+    // finishes and claims share the writer.
+    let mut seen = Vec::new();
+    let mut in_flight = writer.claim(2_000, 4).await.unwrap();
+    while !in_flight.is_empty() {
+        let mut tasks = Vec::new();
+        for e in in_flight.drain(..) {
+            seen.push(e.event.idempotency_key.clone());
+            let w = writer.clone();
+            tasks.push(tokio::spawn(async move { w.finish(done(&e)).await }));
+        }
+        let claim = writer.claim(2_000, 4).await.unwrap();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        in_flight = claim;
+        if in_flight.is_empty() {
+            in_flight = writer.claim(2_000, 4).await.unwrap();
+        }
+    }
+    seen.sort_by_key(|k| k[1..].parse::<u32>().unwrap());
+    let expected: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(store.backlog(2_000).unwrap().depth, 0);
+}
