@@ -9,20 +9,45 @@ use crate::fx::HashMap;
 use crate::span::Span;
 use crate::syntax::ast;
 use std::fmt;
+use std::sync::Arc;
+
+/// A name inside a resolved reference (system alias, object, field). Shared, not owned: the
+/// resolver hands out one allocation per distinct name ([`Names`]), so cloning a [`FieldRef`]
+/// into the claims, the mentions, the dependency graph and the Plan builder is three reference
+/// count increments, not three string copies (at 100,000 mappings, millions of small
+/// allocations). `Arc`, not `Rc`: the checks read the model from two threads.
+pub type Name = Arc<str>;
+
+/// One [`Name`] per distinct text, so equal names share their allocation.
+#[derive(Debug, Default)]
+pub struct Names {
+    known: crate::fx::HashSet<Name>,
+}
+
+impl Names {
+    pub fn get(&mut self, text: &str) -> Name {
+        if let Some(name) = self.known.get(text) {
+            return Name::clone(name);
+        }
+        let name: Name = Arc::from(text);
+        self.known.insert(Name::clone(&name));
+        name
+    }
+}
 
 /// An object of a declared system: `sf.Case`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjRef {
-    pub system: String,
-    pub object: String,
+    pub system: Name,
+    pub object: Name,
 }
 
 impl ObjRef {
-    pub fn field(&self, field: &str) -> FieldRef {
+    pub fn field(&self, field: Name) -> FieldRef {
         FieldRef {
-            system: self.system.clone(),
-            object: self.object.clone(),
-            field: field.to_string(),
+            system: Name::clone(&self.system),
+            object: Name::clone(&self.object),
+            field,
         }
     }
 }
@@ -36,16 +61,16 @@ impl fmt::Display for ObjRef {
 /// A field of an object of a declared system: `sf.Case.Subject`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FieldRef {
-    pub system: String,
-    pub object: String,
-    pub field: String,
+    pub system: Name,
+    pub object: Name,
+    pub field: Name,
 }
 
 impl FieldRef {
     pub fn object_ref(&self) -> ObjRef {
         ObjRef {
-            system: self.system.clone(),
-            object: self.object.clone(),
+            system: Name::clone(&self.system),
+            object: Name::clone(&self.object),
         }
     }
 }
@@ -385,5 +410,33 @@ impl Model {
 
     pub fn field_type(&self, field: &FieldRef) -> Option<&FieldType> {
         self.field_def(field).map(|f| &f.ty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_names_share_one_allocation() {
+        let mut names = Names::default();
+        let a = names.get("Subject");
+        let b = names.get(&String::from("Subject"));
+        let c = names.get("Status");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(&*c, "Status");
+    }
+
+    #[test]
+    fn a_field_ref_orders_and_prints_as_its_strings() {
+        let f = |s: &str, o: &str, n: &str| FieldRef {
+            system: s.into(),
+            object: o.into(),
+            field: n.into(),
+        };
+        assert!(f("sf", "Case", "B") < f("sf", "Case", "a"));
+        assert!(f("sf", "Case", "Z") < f("snow", "Case", "A"));
+        assert_eq!(f("sf", "Case", "Subject").to_string(), "sf.Case.Subject");
     }
 }

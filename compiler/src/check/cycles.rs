@@ -7,7 +7,7 @@
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::fx::{HashMap, HashSet};
-use crate::model::{FieldRef, Model, ObjRef, Step, Trigger};
+use crate::model::{FieldRef, Model, Name, ObjRef, Step, Trigger};
 use crate::span::Span;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::VecDeque;
@@ -152,8 +152,8 @@ pub fn dependency_graph(model: &Model) -> DiGraph<GraphNode, GraphEdge> {
         for field in &def.fields {
             for input in &field.derived_from {
                 builder.edge(
-                    GraphNode::Field(obj.field(input)),
-                    GraphNode::Field(obj.field(&field.name)),
+                    GraphNode::Field(obj.field(Name::from(input.as_str()))),
+                    GraphNode::Field(obj.field(Name::from(field.name.as_str()))),
                     EdgeKind::Derived,
                     None,
                 );

@@ -98,7 +98,7 @@ fn mapping(model: &Model, m: &Mapping, out: &mut Vec<Diagnostic>) {
             );
             return;
         }
-        if !src.contains(&near.object) || !dst.contains(&far.object) {
+        if !src.iter().any(|o| **o == *near.object) || !dst.iter().any(|o| **o == *far.object) {
             out.push(
                 Diagnostic::error(
                     Code::TypeMismatch,

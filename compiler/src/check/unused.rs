@@ -55,7 +55,7 @@ fn is_derivation_input(model: &Model, field: &FieldRef) -> bool {
     model.catalog.object(kind, &field.object).is_some_and(|o| {
         o.fields
             .iter()
-            .any(|f| f.derived_from.contains(&field.field))
+            .any(|f| f.derived_from.iter().any(|d| **d == *field.field))
     })
 }
 

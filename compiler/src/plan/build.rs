@@ -56,7 +56,7 @@ impl Plan {
 /// The fields the plan reads or writes, per object.
 #[derive(Default)]
 struct Touched {
-    fields: BTreeMap<model::ObjRef, BTreeSet<String>>,
+    fields: BTreeMap<model::ObjRef, BTreeSet<model::Name>>,
 }
 
 impl Touched {
@@ -151,7 +151,7 @@ fn objects(model: &Model, touched: &Touched) -> Vec<PlanObject> {
             let fields: Vec<PlanField> = def
                 .fields
                 .iter()
-                .filter(|f| fields.contains(&f.name))
+                .filter(|f| fields.contains(f.name.as_str()))
                 .map(|f| PlanField {
                     name: f.name.clone(),
                     ty: plan_type(&f.ty),
@@ -161,8 +161,8 @@ fn objects(model: &Model, touched: &Touched) -> Vec<PlanObject> {
                 })
                 .collect();
             Some(PlanObject {
-                system: obj.system.clone(),
-                object: obj.object.clone(),
+                system: obj.system.to_string(),
+                object: obj.object.to_string(),
                 custom: !def.standard || def.fields.iter().any(|f| !f.standard),
                 fields,
             })
@@ -208,16 +208,16 @@ fn ownership(links: &[PlanLink]) -> Vec<FieldOwnership> {
 
 fn field_path(f: &model::FieldRef) -> FieldPath {
     FieldPath {
-        system: f.system.clone(),
-        object: f.object.clone(),
-        field: f.field.clone(),
+        system: f.system.to_string(),
+        object: f.object.to_string(),
+        field: f.field.to_string(),
     }
 }
 
 fn object_path(o: &model::ObjRef) -> ObjectPath {
     ObjectPath {
-        system: o.system.clone(),
-        object: o.object.clone(),
+        system: o.system.to_string(),
+        object: o.object.to_string(),
     }
 }
 

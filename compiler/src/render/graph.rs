@@ -68,8 +68,16 @@ impl FieldGraph {
                 *slot = i;
             }
             let (system, object, label) = match &graph[*n] {
-                GraphNode::Field(f) => (f.system.clone(), f.object.clone(), f.field.clone()),
-                GraphNode::Object(o) => (o.system.clone(), o.object.clone(), "(created)".into()),
+                GraphNode::Field(f) => (
+                    f.system.to_string(),
+                    f.object.to_string(),
+                    f.field.to_string(),
+                ),
+                GraphNode::Object(o) => (
+                    o.system.to_string(),
+                    o.object.to_string(),
+                    "(created)".into(),
+                ),
             };
             let kind = model.kind(&system).map(|k| k.as_str()).unwrap_or_default();
             nodes.push(Node {

@@ -227,8 +227,8 @@ impl Resolver {
         }
         seen.insert(key, decl.object.span);
         let obj = ObjRef {
-            system: decl.system.name.clone(),
-            object: decl.object.name.clone(),
+            system: self.names.get(&decl.system.name),
+            object: self.names.get(&decl.object.name),
         };
         if self.model.catalog.object(kind, &obj.object).is_none() {
             if kind == SystemKind::Slack || !kind.is_custom_name(&obj.object) {
@@ -238,8 +238,8 @@ impl Resolver {
             self.model.catalog.insert(
                 kind,
                 ObjectDef {
-                    name: obj.object.clone(),
-                    label: obj.object.clone(),
+                    name: obj.object.to_string(),
+                    label: obj.object.to_string(),
                     key_prefix: None,
                     auto_number: None,
                     fields: vec![
@@ -313,7 +313,7 @@ impl Resolver {
                     }
                     self.model.catalog.put_field(kind, &obj.object, def);
                     self.model.custom_fields.push(CustomField {
-                        field: obj.field(&field.name.name),
+                        field: obj.field(self.names.get(&field.name.name)),
                         span: field.name.span,
                     });
                 }
@@ -340,8 +340,8 @@ impl Resolver {
                 continue;
             };
             let obj = ObjRef {
-                system: decl.system.name.clone(),
-                object: decl.object.name.clone(),
+                system: self.names.get(&decl.system.name),
+                object: self.names.get(&decl.object.name),
             };
             let mut inputs = Vec::new();
             for input in from {
@@ -459,7 +459,7 @@ impl Resolver {
                         .unwrap_or_default();
                     for name in names {
                         self.model.owns.push(OwnClaim {
-                            field: obj.field(&name),
+                            field: obj.field(self.names.get(&name)),
                             span: entry.span,
                             star: true,
                         });

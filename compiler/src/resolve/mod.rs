@@ -13,7 +13,7 @@ use crate::catalog::Catalog;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::fx::HashMap;
-use crate::model::Model;
+use crate::model::{Model, Names};
 use crate::span::Span;
 use crate::syntax::ast::{Item, SeamFile};
 
@@ -24,6 +24,7 @@ pub fn resolve(file: &SeamFile) -> (Model, Vec<Diagnostic>) {
         diagnostics: Vec::new(),
         identity_index: HashMap::default(),
         link_index: HashMap::default(),
+        names: Names::default(),
     };
     r.seam_name(file);
     // Declarations first (any order in the file), then what refers to them.
@@ -90,6 +91,8 @@ pub(crate) struct Resolver {
     pub(crate) diagnostics: Vec<Diagnostic>,
     identity_index: HashMap<String, usize>,
     link_index: HashMap<String, Option<usize>>,
+    /// Every name a reference holds, interned.
+    pub(crate) names: Names,
 }
 
 impl Resolver {

@@ -37,8 +37,8 @@ impl Resolver {
         let kind = self.lookup_system(system)?;
         if self.model.catalog.object(kind, &object.name).is_some() {
             return Some(ObjRef {
-                system: system.name.clone(),
-                object: object.name.clone(),
+                system: self.names.get(&system.name),
+                object: self.names.get(&object.name),
             });
         }
         let names = self.model.catalog.object_names(kind);
@@ -71,7 +71,7 @@ impl Resolver {
             .field(kind, &object.object, &field.name)
             .is_some()
         {
-            let found = object.field(&field.name);
+            let found = object.field(self.names.get(&field.name));
             self.model.mentions.fields.insert(found.clone());
             return Some(found);
         }
@@ -84,6 +84,7 @@ impl Resolver {
         // The field the author most likely meant counts as mentioned: a typo in its name must
         // not also report it as unused.
         if let Some(near) = &near {
+            let near = self.names.get(near);
             self.model.mentions.fields.insert(object.field(near));
         }
         let help = near
@@ -217,7 +218,7 @@ impl Resolver {
             walk.push(reference);
             current = ObjRef {
                 system: current.system.clone(),
-                object: target,
+                object: self.names.get(&target),
             };
         }
         let field = self.lookup_field(&current, last)?;
@@ -240,7 +241,7 @@ impl Resolver {
         {
             if let FieldType::Ref { targets } = &def.ty {
                 if targets.len() == 1 {
-                    let reference = from.field(&def.name);
+                    let reference = from.field(self.names.get(&def.name));
                     self.model.mentions.fields.insert(reference.clone());
                     return Some(reference);
                 }
