@@ -572,18 +572,7 @@ fn a_finish_that_cannot_be_stored_stores_nothing_of_its_batch() {
         fate: Fate::Done(claimed[0].clone()),
         at: 3_000,
     };
-    // A dead letter of an event that does not exist breaks the foreign key.
-    let bad = EventFinish {
-        written: Vec::new(),
-        audit: Vec::new(),
-        observed: Vec::new(),
-        fate: Fate::Dead {
-            id: 999,
-            attempts: 1,
-            reason: "x".into(),
-        },
-        at: 3_000,
-    };
+    let bad = dead_letter_of_a_missing_event();
     assert!(store.finish_events(&[good.clone(), bad]).is_err());
     let key = written("inc-a", "short_description", "one");
     assert_eq!(store.last_written(&key.key()).unwrap(), None);
@@ -665,17 +654,7 @@ fn finish_and_claim_is_all_or_nothing() {
         .insert_events(&[event("k1", "a"), event("k2", "b")])
         .unwrap();
     let claimed = store.claim_events(2_000, 1).unwrap();
-    let bad = EventFinish {
-        written: Vec::new(),
-        audit: Vec::new(),
-        observed: Vec::new(),
-        fate: Fate::Dead {
-            id: 999,
-            attempts: 1,
-            reason: "x".into(),
-        },
-        at: 3_000,
-    };
+    let bad = dead_letter_of_a_missing_event();
     assert!(store
         .finish_and_claim(&[done(&claimed[0]), bad], 2_000, 10)
         .is_err());
@@ -720,4 +699,20 @@ async fn the_engine_writer_answers_finishes_and_claims_queued_together() {
     let expected: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
     assert_eq!(seen, expected);
     assert_eq!(store.backlog(2_000).unwrap().depth, 0);
+}
+
+/// A finish whose dead letter names an event that does not exist: it breaks the foreign key,
+/// so the transaction it is in must fail whole.
+fn dead_letter_of_a_missing_event() -> EventFinish {
+    EventFinish {
+        written: Vec::new(),
+        audit: Vec::new(),
+        observed: Vec::new(),
+        fate: Fate::Dead {
+            id: 999,
+            attempts: 1,
+            reason: "x".into(),
+        },
+        at: 3_000,
+    }
 }
