@@ -70,11 +70,13 @@ impl Effects {
         if !written.is_empty() || !audit.is_empty() {
             let keys: Vec<_> = written.iter().map(|w| (w.key(), w.value.clone())).collect();
             if let Err(e) = store.record_writes(&keys, &audit, now) {
-                // Kept for the event's finish, which records them with its retry.
+                // Kept for the event's finish, which records them with its retry; the pair
+                // locks stay held until then, as for any deferred write.
                 drop(keys);
                 let mut p = self.pending();
                 p.written.extend(written);
                 p.audit.extend(audit);
+                p.guards.extend(guards);
                 return Err(e);
             }
         }
