@@ -97,7 +97,7 @@ fn assert_agree(name: &str, src: &str) {
 }
 
 /// The words of `src` outside strings and comments, as byte ranges.
-fn words(src: &str) -> Vec<(usize, usize)> {
+pub(super) fn words(src: &str) -> Vec<(usize, usize)> {
     let bytes = src.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;

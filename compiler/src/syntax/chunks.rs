@@ -18,7 +18,7 @@
 
 use super::ast::Item;
 use super::fast::{FastParser, Rule};
-use super::{decl, expr};
+use super::{decl, expr, hand};
 use pest::Parser as _;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
@@ -137,8 +137,12 @@ impl Queue<'_> {
     }
 }
 
-/// One chunk, parsed and converted with file offsets.
+/// One chunk, parsed and converted with file offsets: by the hand-written parser, or by pest
+/// if that refuses.
 fn chunk(src: &str, (start, end): (usize, usize)) -> Option<Vec<Item>> {
+    if let Some(items) = hand::items(src, start, end) {
+        return Some(items);
+    }
     let text = src.get(start..end)?;
     let file = FastParser::parse(Rule::file, text).ok()?.next()?;
     expr::with_base(start, || decl::file(file)).ok()

@@ -6,7 +6,9 @@
 //! an operator budget so the AST stays shallow enough to drop). Every AST node carries the exact
 //! byte span of its text.
 //!
-//! Layout: `grammar.pest` (the grammar), `lexical` (pre-scan, comments, the token at an offset),
+//! Layout: `grammar.pest` (the grammar), `hand` (a hand-written parser that builds the same AST
+//! for the texts it is sure of, much faster; pest runs when it refuses), `lexical` (pre-scan,
+//! comments, the token at an offset),
 //! `errors` (pest errors to diagnostics), `decl` (declarations), `expr` (names, literals,
 //! values, conditions), `template` (interpolated strings).
 
@@ -18,6 +20,7 @@ mod chunks;
 mod decl;
 mod errors;
 mod expr;
+mod hand;
 mod lexical;
 pub mod template;
 
@@ -25,6 +28,8 @@ pub mod template;
 mod agree_tests;
 #[cfg(test)]
 mod chunk_tests;
+#[cfg(test)]
+mod hand_tests;
 #[cfg(test)]
 mod tests;
 
@@ -54,8 +59,9 @@ pub(crate) mod fast {
 /// An empty file is an empty [`ast::SeamFile`]; a missing `seam` line is reported by a later
 /// check, not here.
 ///
-/// The fast parser and the conversion run first. Only when either refuses the text does the
-/// strict parser run, and its error is the diagnostic, exactly as if it had run alone; when it
+/// The hand-written parser (`syntax::hand`) runs first; it builds the AST the pest path below
+/// would, or refuses. Then the fast parser and the conversion run. Only when either refuses the
+/// text does the strict parser run, and its error is the diagnostic, exactly as if it had run alone; when it
 /// accepts the text, the conversion's own diagnostic (a number too large, ...) stands.
 ///
 /// A large text is first parsed in chunks on several threads (`syntax::chunks`); if any chunk
@@ -78,7 +84,16 @@ fn parse_in_chunks(src: &str, k: usize) -> Result<ast::SeamFile, Diagnostic> {
             }
         }
     }
-    let items = match fast::FastParser::parse(fast::Rule::file, src) {
+    if let Some(items) = hand::items(src, 0, src.len()) {
+        return Ok(ast::SeamFile { items, comments });
+    }
+    let items = pest_items(src)?;
+    Ok(ast::SeamFile { items, comments })
+}
+
+/// The pest path: the fast parser and the conversion, or the strict parser's diagnostic.
+fn pest_items(src: &str) -> Result<Vec<ast::Item>, Diagnostic> {
+    match fast::FastParser::parse(fast::Rule::file, src) {
         Ok(mut pairs) => match pairs.next() {
             Some(file) => decl::file(file).map_err(|d| strict_error(src, d)),
             None => Err(strict_error(
@@ -90,8 +105,7 @@ fn parse_in_chunks(src: &str, k: usize) -> Result<ast::SeamFile, Diagnostic> {
             src,
             errors::internal("the fast parser refused a valid file", 0),
         )),
-    }?;
-    Ok(ast::SeamFile { items, comments })
+    }
 }
 
 /// The diagnostic for a text the fast path refused: the strict parser's error if it fails too,
