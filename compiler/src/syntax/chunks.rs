@@ -1,9 +1,10 @@
 //! A large file's declarations parsed on several threads: the text is cut where a top-level
 //! declaration's body closes (`lexical::Prescan::item_ends`), one worker per core takes chunks
-//! in turn, parses each as a `file` with the fast parser and converts it with its spans shifted
-//! to the file's offsets, and the items are concatenated in order. Chunks are small (a few
-//! hundred KB) so that pest's token queue, ~20 times the text it covers, is only ever held for
-//! one chunk per worker, not for the whole file.
+//! in turn, parses each as a `file` (with the hand-written parser, which works in the file's
+//! offsets; if it refuses, with the fast pest parser and the conversion, spans shifted to the
+//! file's offsets), and the items are concatenated in order. Chunks are small (a few hundred KB)
+//! so that pest's token queue, ~20 times the text it covers, is only ever held for one chunk
+//! per worker, not for the whole file, when pest parses.
 //!
 //! Guarantee: when every chunk parses and converts, the items are exactly those of a serial
 //! parse of the whole text; when any chunk is refused, `None`, and the caller parses the whole
