@@ -11,6 +11,7 @@
 //! Changing their JSON shape means bumping [`PLAN_VERSION`].
 
 mod build;
+mod json;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
