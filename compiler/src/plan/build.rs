@@ -206,8 +206,8 @@ fn objects(model: &Model, touched: &Touched) -> Vec<PlanObject> {
                 })
                 .collect();
             Some(PlanObject {
-                system: system.to_string(),
-                object: object.to_string(),
+                system: String::from(&**system),
+                object: String::from(&**object),
                 custom: !def.standard || def.fields.iter().any(|f| !f.standard),
                 fields,
             })
@@ -262,7 +262,7 @@ fn ownership(model: &Model) -> Vec<FieldOwnership> {
                 current = Some(source);
                 out.push(FieldOwnership {
                     field: field_path(source),
-                    owner: source.system.to_string(),
+                    owner: String::from(&*source.system),
                     replicas: vec![replica],
                 });
             }
@@ -271,18 +271,21 @@ fn ownership(model: &Model) -> Vec<FieldOwnership> {
     out
 }
 
+// `String::from(&*name)`, not `name.to_string()`: an `Arc<str>` has no `ToString` shortcut,
+// so `to_string` goes through `Display` and the formatter's padding, several times the cost
+// of the copy, on every name of the plan.
 fn field_path(f: &model::FieldRef) -> FieldPath {
     FieldPath {
-        system: f.system.to_string(),
-        object: f.object.to_string(),
-        field: f.field.to_string(),
+        system: String::from(&*f.system),
+        object: String::from(&*f.object),
+        field: String::from(&*f.field),
     }
 }
 
 fn object_path(o: &model::ObjRef) -> ObjectPath {
     ObjectPath {
-        system: o.system.to_string(),
-        object: o.object.to_string(),
+        system: String::from(&*o.system),
+        object: String::from(&*o.object),
     }
 }
 

@@ -281,3 +281,22 @@ fn the_fast_pretty_json_is_serde_jsons_byte_for_byte() {
         assert!(String::from_utf8(fast).unwrap() == expected, "{name}");
     }
 }
+
+#[test]
+fn the_buffered_hash_is_the_sha256_of_the_whole_compact_json() {
+    use sha2::{Digest, Sha256};
+    for (name, model) in clean_models() {
+        let plan = Plan::from_model_unhashed(&model);
+        let json = serde_json::to_vec(&plan).unwrap();
+        let expected: String = Sha256::digest(&json)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            plan.content_hash(),
+            expected,
+            "{name} ({} bytes)",
+            json.len()
+        );
+    }
+}

@@ -76,13 +76,13 @@ impl FieldGraph {
             }
             let (system, object, label) = match &graph[*n] {
                 GraphNode::Field(f) => (
-                    f.system.to_string(),
-                    f.object.to_string(),
-                    f.field.to_string(),
+                    String::from(&*f.system),
+                    String::from(&*f.object),
+                    String::from(&*f.field),
                 ),
                 GraphNode::Object(o) => (
-                    o.system.to_string(),
-                    o.object.to_string(),
+                    String::from(&*o.system),
+                    String::from(&*o.object),
                     "(created)".into(),
                 ),
             };
@@ -99,9 +99,9 @@ impl FieldGraph {
             .edge_references()
             .map(|e| {
                 let (style, label) = match &e.weight().kind {
-                    EdgeKind::Mapping { link } => (Style::Mapping, link.to_string()),
+                    EdgeKind::Mapping { link } => (Style::Mapping, String::from(&**link)),
                     EdgeKind::Derived => (Style::Derived, "derived".to_string()),
-                    EdgeKind::Workflow { workflow } => (Style::Workflow, workflow.to_string()),
+                    EdgeKind::Workflow { workflow } => (Style::Workflow, String::from(&**workflow)),
                 };
                 Edge {
                     from: at(e.source()),
@@ -395,7 +395,7 @@ fn push_mermaid_text(out: &mut String, s: &str) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

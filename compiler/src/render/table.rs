@@ -42,7 +42,7 @@ pub fn build(plan: &Plan) -> OwnershipTable {
         for m in link.left_to_right.iter().chain(&link.right_to_left) {
             let at = *index.entry(&m.source).or_insert_with(|| {
                 rows.push(Row {
-                    datum: m.source.to_string(),
+                    datum: dotted(&m.source),
                     roles: systems
                         .iter()
                         .map(|s| {
@@ -75,11 +75,29 @@ fn add_mapping(row: &mut Row, m: &PlanMapping) {
         }
     };
     sep(&mut row.mapping);
-    let _ = write!(row.mapping, "{} -> {}", m.source, m.target);
+    push_dotted(&mut row.mapping, &m.source);
+    row.mapping.push_str(" -> ");
+    push_dotted(&mut row.mapping, &m.target);
     if m.value_map.is_some() || m.via.is_some() {
         sep(&mut row.value_map);
         write_translation(&mut row.value_map, m);
     }
+}
+
+/// `sf.Case.Priority`, as [`FieldPath`]'s `Display` writes it, without the formatter (the
+/// table writes two paths per mapping).
+fn dotted(f: &FieldPath) -> String {
+    let mut out = String::with_capacity(f.system.len() + f.object.len() + f.field.len() + 2);
+    push_dotted(&mut out, f);
+    out
+}
+
+fn push_dotted(out: &mut String, f: &FieldPath) {
+    out.push_str(&f.system);
+    out.push('.');
+    out.push_str(&f.object);
+    out.push('.');
+    out.push_str(&f.field);
 }
 
 /// The value map and identity translation of a mapping, in the spec's own words.
