@@ -219,3 +219,42 @@ fn every_command_has_help_with_an_example() {
         );
     }
 }
+
+/// A spec large enough for every threaded path (chunked parse, checks on two threads, the
+/// model freed beside the hash) and for the commands to hand their values to the process's
+/// exit unfreed: what they print must still be complete.
+#[test]
+fn a_large_spec_prints_complete_outputs() {
+    let text = seam_compiler::synthetic::spec(2_500);
+    let path = std::env::temp_dir().join(format!("seam-large-{}.seam", std::process::id()));
+    std::fs::write(&path, &text).unwrap();
+    let file = path.to_str().unwrap();
+
+    let checked = seam_compiler::check_model(&text);
+    let plan = seam_compiler::Plan::from_model(checked.model.as_ref().unwrap());
+    let expected = serde_json::to_string_pretty(&plan).unwrap() + "\n";
+    let run = seam(&["compile", file]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout == expected, "the printed plan differs");
+    let out = std::env::temp_dir().join(format!("seam-large-{}.json", std::process::id()));
+    let run = seam(&["compile", file, "-o", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        std::fs::read_to_string(&out).unwrap() == expected,
+        "the written plan differs"
+    );
+
+    let table = seam(&["table", file]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    // A header, its rule, and a row per field that crosses the seam.
+    assert_eq!(table.stdout.lines().count(), 2 + plan.ownership.len());
+    assert!(table.stdout.ends_with(" |\n"));
+
+    let graph = seam(&["graph", file]);
+    assert_eq!(graph.code, 0, "{}", graph.stderr);
+    assert!(graph.stdout.ends_with("}\n"));
+    assert_eq!(graph.stdout.matches(" -> n").count(), 2_500);
+
+    std::fs::remove_file(path).unwrap();
+    std::fs::remove_file(out).unwrap();
+}

@@ -1,6 +1,7 @@
 //! `seam check FILE...`: every problem in the files, for people (default), JSON or SARIF.
 //! Exit 0 without errors (warnings allowed), 1 with errors, 2 on bad usage or unreadable files.
 
+use super::load;
 use crate::render::{self, FileDiagnostic};
 use crate::source;
 use clap::{Args, ValueEnum};
@@ -54,7 +55,11 @@ pub fn check_files(files: &[PathBuf]) -> (Vec<CheckedFile>, usize) {
                     )
                     .with_label("invalid byte here")
                     .with_help("a `.seam` file is UTF-8 text; is this the right file?")],
-                    None => seam_compiler::check_model(&file.text).diagnostics,
+                    None => {
+                        let checked = seam_compiler::check_model(&file.text);
+                        load::free_aside(checked.model);
+                        checked.diagnostics
+                    }
                 };
                 checked.push(CheckedFile {
                     name: file.name,

@@ -37,8 +37,8 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
     let Some(model) = checked.model else {
         return Err(ExitCode::from(1));
     };
-    let plan = Plan::from_model(&model);
-    drop(model);
+    // The model is freed on a second thread while the plan is hashed.
+    let plan = Plan::from_owned_model(model);
     write_plan(&plan, args.output.as_deref())?;
     if let Some(path) = &args.output {
         eprintln!(
@@ -48,6 +48,7 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
             plan.spec_hash
         );
     }
+    load::leave_to_exit(plan);
     Ok(())
 }
 
@@ -66,8 +67,8 @@ fn write_plan(plan: &Plan, out: Option<&Path>) -> Result<(), ExitCode> {
 }
 
 fn to_writer(plan: &Plan, out: impl Write) -> std::io::Result<()> {
-    let mut out = BufWriter::new(out);
-    serde_json::to_writer_pretty(&mut out, plan)?;
+    let mut out = BufWriter::with_capacity(load::WRITE_BUFFER_BYTES, out);
+    plan.write_pretty(&mut out)?;
     out.write_all(b"\n")?;
     out.flush()
 }

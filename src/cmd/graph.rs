@@ -65,5 +65,6 @@ fn draw(args: &GraphArgs) -> Result<(), ExitCode> {
         GraphFormat::Svg => graph.svg(),
     };
     load::emit(&text, args.output.as_deref())?;
+    load::leave_to_exit((loaded, graph, text));
     verdict
 }

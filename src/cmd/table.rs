@@ -43,12 +43,16 @@ fn print(args: &TableArgs) -> Result<(), ExitCode> {
     let Some(model) = &loaded.checked.model else {
         return Err(ExitCode::from(1));
     };
-    let t = table::build(&Plan::from_model(model));
+    // The table shows no hash: the plan is built without one.
+    let plan = Plan::from_model_unhashed(model);
+    let t = table::build(&plan);
     let text = match args.format {
         TableFormat::Markdown => t.markdown(),
         TableFormat::Text => t.text(),
         TableFormat::Csv => t.csv(),
         TableFormat::Json => format!("{:#}\n", t.json()),
     };
-    load::emit(&text, None)
+    load::emit(&text, None)?;
+    load::leave_to_exit((loaded, plan, t, text));
+    Ok(())
 }

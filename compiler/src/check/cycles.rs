@@ -10,6 +10,7 @@ use crate::fx::{HashMap, HashSet};
 use crate::model::{FieldRef, Model, Name, ObjRef, Step, Trigger};
 use crate::span::Span;
 use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -30,14 +31,16 @@ impl fmt::Display for GraphNode {
     }
 }
 
+/// An edge's kind. The link's or workflow's name is shared by all its edges (one allocation
+/// per link, not one per mapping).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EdgeKind {
     /// `A -> B` in a link.
-    Mapping { link: String },
+    Mapping { link: Name },
     /// `from(...)`: the platform computes the target from the source.
     Derived,
     /// A workflow's trigger to what its steps write.
-    Workflow { workflow: String },
+    Workflow { workflow: Name },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,12 +64,13 @@ impl GraphEdge {
 pub fn dependency_graph(model: &Model) -> DiGraph<GraphNode, GraphEdge> {
     let mut builder = Builder::default();
     for link in &model.links {
+        let name = Name::from(link.name.as_str());
         for m in &link.mappings {
             builder.edge(
                 GraphNode::Field(m.source.node.clone()),
                 GraphNode::Field(m.target.node.clone()),
                 EdgeKind::Mapping {
-                    link: link.name.clone(),
+                    link: Name::clone(&name),
                 },
                 Some(m.span),
             );
@@ -79,8 +83,9 @@ pub fn dependency_graph(model: &Model) -> DiGraph<GraphNode, GraphEdge> {
             }
             Trigger::Created { object } => GraphNode::Object(object.node.clone()),
         };
+        let name = Name::from(w.name.as_str());
         let kind = || EdgeKind::Workflow {
-            workflow: w.name.clone(),
+            workflow: Name::clone(&name),
         };
         for step in &w.steps {
             match step {
@@ -171,12 +176,14 @@ struct Builder {
 
 impl Builder {
     fn node(&mut self, node: GraphNode) -> NodeIndex {
-        if let Some(&i) = self.index.get(&node) {
-            return i;
+        match self.index.entry(node) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                let i = self.graph.add_node(e.key().clone());
+                e.insert(i);
+                i
+            }
         }
-        let i = self.graph.add_node(node.clone());
-        self.index.insert(node, i);
-        i
     }
 
     fn edge(&mut self, from: GraphNode, to: GraphNode, kind: EdgeKind, span: Option<Span>) {

@@ -3,14 +3,35 @@
 
 use super::*;
 use crate::catalog::{FieldType, SystemKind};
+use crate::fx::{HashMap, HashSet};
 use crate::model::{self, Model};
 use crate::syntax::ast;
-use std::collections::{BTreeMap, BTreeSet};
 
 impl Plan {
     /// Builds the plan of a model. Meant for a model without errors (`seam compile` refuses
     /// others), but total: whatever the model holds is translated.
     pub fn from_model(model: &Model) -> Plan {
+        let mut plan = Plan::from_model_unhashed(model);
+        plan.spec_hash = plan.content_hash();
+        plan
+    }
+
+    /// [`Plan::from_model`] for a model the caller is done with: the model is freed on a
+    /// second thread while this one hashes the plan (both walk millions of small allocations
+    /// for a large spec), so neither waits for the other. The plan is the same.
+    pub fn from_owned_model(model: Model) -> Plan {
+        let mut plan = Plan::from_model_unhashed(&model);
+        std::thread::scope(|scope| {
+            // If the thread cannot start, the closure and the model are dropped right here.
+            let _freeing = std::thread::Builder::new().spawn_scoped(scope, move || drop(model));
+            plan.spec_hash = plan.content_hash();
+        });
+        plan
+    }
+
+    /// [`Plan::from_model`] without `spec_hash` (left empty), for readers that do not show it
+    /// (`seam table`): the hash serialises the whole plan once more.
+    pub fn from_model_unhashed(model: &Model) -> Plan {
         let mut touched = Touched::default();
         let links: Vec<PlanLink> = model
             .links
@@ -36,39 +57,47 @@ impl Plan {
             })
             .collect();
         let policy = policy(&model.policy, &mut touched);
-        let mut plan = Plan {
+        Plan {
             plan_version: PLAN_VERSION,
             spec_hash: String::new(),
             seam: model.name.clone().unwrap_or_default(),
             systems: model.systems.iter().map(system).collect(),
             objects: objects(model, &touched),
-            ownership: ownership(&links),
+            ownership: ownership(model),
             identities,
             links,
             workflows,
             policy,
-        };
-        plan.spec_hash = plan.content_hash();
-        plan
+        }
     }
 }
 
-/// The fields the plan reads or writes, per object.
+/// The fields the plan reads or writes, per object: system -> object -> fields. Hashed on the
+/// shared names and looked up by reference (a lookup clones no name; a new entry clones an
+/// `Arc`), then sorted once by [`Touched::objects`]; every mapping touches two fields.
 #[derive(Default)]
 struct Touched {
-    fields: BTreeMap<model::ObjRef, BTreeSet<model::Name>>,
+    fields: HashMap<model::Name, HashMap<model::Name, HashSet<model::Name>>>,
 }
 
 impl Touched {
-    fn field(&mut self, f: &model::FieldRef) {
+    fn of(&mut self, system: &model::Name, object: &model::Name) -> &mut HashSet<model::Name> {
         self.fields
-            .entry(f.object_ref())
+            .entry(model::Name::clone(system))
             .or_default()
-            .insert(f.field.clone());
+            .entry(model::Name::clone(object))
+            .or_default()
+    }
+
+    fn field(&mut self, f: &model::FieldRef) {
+        let fields = self.of(&f.system, &f.object);
+        if !fields.contains(&*f.field) {
+            fields.insert(model::Name::clone(&f.field));
+        }
     }
 
     fn object(&mut self, o: &model::ObjRef) {
-        self.fields.entry(o.clone()).or_default();
+        self.of(&o.system, &o.object);
     }
 
     fn path(&mut self, p: &model::ValuePath) {
@@ -77,6 +106,22 @@ impl Touched {
             self.field(w);
         }
         self.field(&p.field);
+    }
+
+    /// Every touched object with its fields, sorted by system, then object (the order of
+    /// [`model::ObjRef`]).
+    fn objects(&self) -> Vec<(&model::Name, &model::Name, &HashSet<model::Name>)> {
+        let mut out: Vec<_> = self
+            .fields
+            .iter()
+            .flat_map(|(system, objects)| {
+                objects
+                    .iter()
+                    .map(move |(object, fields)| (system, object, fields))
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        out
     }
 }
 
@@ -143,11 +188,11 @@ fn setting_value(e: &ast::Expr) -> Option<SettingValue> {
 
 fn objects(model: &Model, touched: &Touched) -> Vec<PlanObject> {
     touched
-        .fields
-        .iter()
-        .filter_map(|(obj, fields)| {
-            let kind = model.kind(&obj.system)?;
-            let def = model.catalog.object(kind, &obj.object)?;
+        .objects()
+        .into_iter()
+        .filter_map(|(system, object, fields)| {
+            let kind = model.kind(system)?;
+            let def = model.catalog.object(kind, object)?;
             let fields: Vec<PlanField> = def
                 .fields
                 .iter()
@@ -161,8 +206,8 @@ fn objects(model: &Model, touched: &Touched) -> Vec<PlanObject> {
                 })
                 .collect();
             Some(PlanObject {
-                system: obj.system.to_string(),
-                object: obj.object.to_string(),
+                system: String::from(&**system),
+                object: String::from(&**object),
                 custom: !def.standard || def.fields.iter().any(|f| !f.standard),
                 fields,
             })
@@ -186,38 +231,61 @@ pub(super) fn plan_type(t: &FieldType) -> PlanType {
     }
 }
 
-/// Every mapping source, its owner and its replicas, sorted by field.
-fn ownership(links: &[PlanLink]) -> Vec<FieldOwnership> {
-    let mut map: BTreeMap<FieldPath, Vec<Replica>> = BTreeMap::new();
-    for l in links {
-        for m in l.left_to_right.iter().chain(&l.right_to_left) {
-            map.entry(m.source.clone()).or_default().push(Replica {
-                field: m.target.clone(),
-                link: l.name.clone(),
-            });
+/// Every mapping source, its owner and its replicas, sorted by field; a field's replicas in
+/// the order of the links and mappings that write them.
+///
+/// Sorted on the model's shared names (a stable sort keeps that order among equal sources),
+/// so the strings are made once per entry rather than cloned into a map keyed by `String`s.
+/// [`model::Name`] orders as its text, so this is the order of [`FieldPath`].
+fn ownership(model: &Model) -> Vec<FieldOwnership> {
+    let mut writes: Vec<(&model::FieldRef, &model::FieldRef, &str)> =
+        Vec::with_capacity(model.links.iter().map(|l| l.mappings.len()).sum());
+    for l in &model.links {
+        // The plan lists a link's left-to-right mappings before its right-to-left ones.
+        let forward = l.mappings.iter().filter(|m| reads_left(l, m));
+        let back = l.mappings.iter().filter(|m| !reads_left(l, m));
+        for m in forward.chain(back) {
+            writes.push((&m.source.node, &m.target.node, l.name.as_str()));
         }
     }
-    map.into_iter()
-        .map(|(field, replicas)| FieldOwnership {
-            owner: field.system.clone(),
-            field,
-            replicas,
-        })
-        .collect()
+    writes.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out: Vec<FieldOwnership> = Vec::new();
+    let mut current: Option<&model::FieldRef> = None;
+    for (source, target, link) in writes {
+        let replica = Replica {
+            field: field_path(target),
+            link: link.to_string(),
+        };
+        match out.last_mut() {
+            Some(last) if current == Some(source) => last.replicas.push(replica),
+            _ => {
+                current = Some(source);
+                out.push(FieldOwnership {
+                    field: field_path(source),
+                    owner: String::from(&*source.system),
+                    replicas: vec![replica],
+                });
+            }
+        }
+    }
+    out
 }
 
+// `String::from(&*name)`, not `name.to_string()`: an `Arc<str>` has no `ToString` shortcut,
+// so `to_string` goes through `Display` and the formatter's padding, several times the cost
+// of the copy, on every name of the plan.
 fn field_path(f: &model::FieldRef) -> FieldPath {
     FieldPath {
-        system: f.system.to_string(),
-        object: f.object.to_string(),
-        field: f.field.to_string(),
+        system: String::from(&*f.system),
+        object: String::from(&*f.object),
+        field: String::from(&*f.field),
     }
 }
 
 fn object_path(o: &model::ObjRef) -> ObjectPath {
     ObjectPath {
-        system: o.system.to_string(),
-        object: o.object.to_string(),
+        system: String::from(&*o.system),
+        object: String::from(&*o.object),
     }
 }
 
@@ -246,7 +314,7 @@ fn link(model: &Model, l: &model::Link, touched: &mut Touched) -> PlanLink {
         touched.field(&m.source.node);
         touched.field(&m.target.node);
         let pm = mapping(model, m);
-        if m.source.node.object_ref() == l.left.node {
+        if reads_left(l, m) {
             left_to_right.push(pm);
         } else {
             right_to_left.push(pm);
@@ -261,6 +329,11 @@ fn link(model: &Model, l: &model::Link, touched: &mut Touched) -> PlanLink {
         left_to_right,
         right_to_left,
     }
+}
+
+/// Whether a mapping of the link reads its left object (and so writes its right one).
+fn reads_left(l: &model::Link, m: &model::Mapping) -> bool {
+    m.source.node.system == l.left.node.system && m.source.node.object == l.left.node.object
 }
 
 fn mapping(model: &Model, m: &model::Mapping) -> PlanMapping {

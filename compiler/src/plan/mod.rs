@@ -11,6 +11,7 @@
 //! Changing their JSON shape means bumping [`PLAN_VERSION`].
 
 mod build;
+mod json;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -58,22 +59,44 @@ impl Plan {
     }
 }
 
-/// SHA-256 (hex) of a plan's compact JSON, streamed into the hasher (no JSON string is built).
+/// SHA-256 (hex) of a plan's compact JSON, streamed into the hasher (no JSON string is built)
+/// through a 64 KB buffer: serde_json writes token by token, and the hasher's per-call
+/// overhead on millions of few-byte writes was a large share of hashing a big plan.
 fn hash_json(plan: &Plan) -> String {
-    struct HashWriter(Sha256);
+    const CHUNK: usize = 1 << 16;
+    struct HashWriter {
+        hasher: Sha256,
+        pending: Vec<u8>,
+    }
     impl std::io::Write for HashWriter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
+            if self.pending.len() + buf.len() > CHUNK {
+                self.hasher.update(&self.pending);
+                self.pending.clear();
+            }
+            if buf.len() > CHUNK {
+                self.hasher.update(buf);
+            } else {
+                self.pending.extend_from_slice(buf);
+            }
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let mut w = HashWriter(Sha256::new());
+    let mut w = HashWriter {
+        hasher: Sha256::new(),
+        pending: Vec::with_capacity(CHUNK),
+    };
     // Serialising these plain data types into a hasher cannot fail.
     let _ = serde_json::to_writer(&mut w, plan);
-    w.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    w.hasher.update(&w.pending);
+    w.hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The platform of a system.

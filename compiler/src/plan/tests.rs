@@ -171,3 +171,132 @@ fn the_committed_schema_is_the_generated_one() {
         "spec/plan.schema.json is stale: run `SEAM_BLESS=1 cargo test -p seam-compiler schema`"
     );
 }
+
+/// Every clean spec the repository holds (examples and corpus), and a generated one large
+/// enough for the threaded paths (2,500 mappings: the checks' second thread, a chunked parse).
+fn clean_models() -> Vec<(String, Model)> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut texts: Vec<(String, String)> =
+        vec![("synthetic".into(), crate::synthetic::spec(2_500))];
+    for dir in ["examples", "spec/corpus", "tests/fixtures"] {
+        let mut paths: Vec<_> = std::fs::read_dir(format!("{root}/{dir}"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "seam"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            texts.push((
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            ));
+        }
+    }
+    let models: Vec<(String, Model)> = texts
+        .into_iter()
+        .filter_map(|(name, text)| {
+            let checked = crate::check_model(&text);
+            let clean = !checked.has_errors();
+            checked.model.filter(|_| clean).map(|m| (name, m))
+        })
+        .collect();
+    assert!(models.len() > 10, "too few clean specs: {}", models.len());
+    models
+}
+
+/// The ownership list as it was first built: a map keyed by the plan's own `FieldPath`s, fed
+/// from the plan's links in order. The builder now sorts the model's shared names instead.
+fn ownership_by_map(links: &[PlanLink]) -> Vec<FieldOwnership> {
+    let mut map: std::collections::BTreeMap<FieldPath, Vec<Replica>> = Default::default();
+    for l in links {
+        for m in l.left_to_right.iter().chain(&l.right_to_left) {
+            map.entry(m.source.clone()).or_default().push(Replica {
+                field: m.target.clone(),
+                link: l.name.clone(),
+            });
+        }
+    }
+    map.into_iter()
+        .map(|(field, replicas)| FieldOwnership {
+            owner: field.system.clone(),
+            field,
+            replicas,
+        })
+        .collect()
+}
+
+#[test]
+fn ownership_is_sorted_by_field_with_replicas_in_link_order() {
+    for (name, model) in clean_models() {
+        let plan = Plan::from_model(&model);
+        assert_eq!(plan.ownership, ownership_by_map(&plan.links), "{name}");
+    }
+    // Several links writing from one field, in both directions, out of order.
+    let mut model = small_model();
+    let mut second = model.links[0].clone();
+    second.name = "another".into();
+    second.mappings[0].target.node.field = "description".into();
+    let mut back = second.mappings[0].clone();
+    back.source.node = field("snow", "incident", "assigned_to");
+    back.target.node = field("sf", "Case", "Description");
+    second.mappings.insert(0, back);
+    model.links.insert(0, second);
+    let plan = Plan::from_model(&model);
+    assert_eq!(plan.ownership, ownership_by_map(&plan.links));
+    assert_eq!(plan.ownership.len(), 2);
+    let links: Vec<&str> = plan.ownership[0]
+        .replicas
+        .iter()
+        .map(|r| r.link.as_str())
+        .collect();
+    assert_eq!(links, ["another", "case_incident"]);
+}
+
+#[test]
+fn every_way_of_building_a_plan_gives_the_same_plan() {
+    for (name, model) in clean_models() {
+        let plan = Plan::from_model(&model);
+        let unhashed = Plan::from_model_unhashed(&model);
+        assert_eq!(unhashed.spec_hash, "", "{name}");
+        assert_eq!(unhashed.content_hash(), plan.spec_hash, "{name}");
+        assert_eq!(
+            Plan {
+                spec_hash: plan.spec_hash.clone(),
+                ..unhashed
+            },
+            plan,
+            "{name}"
+        );
+        assert_eq!(Plan::from_owned_model(model), plan, "{name}");
+    }
+}
+
+#[test]
+fn the_fast_pretty_json_is_serde_jsons_byte_for_byte() {
+    for (name, model) in clean_models() {
+        let plan = Plan::from_model(&model);
+        let mut fast = Vec::new();
+        plan.write_pretty(&mut fast).unwrap();
+        let expected = serde_json::to_string_pretty(&plan).unwrap();
+        assert!(String::from_utf8(fast).unwrap() == expected, "{name}");
+    }
+}
+
+#[test]
+fn the_buffered_hash_is_the_sha256_of_the_whole_compact_json() {
+    use sha2::{Digest, Sha256};
+    for (name, model) in clean_models() {
+        let plan = Plan::from_model_unhashed(&model);
+        let json = serde_json::to_vec(&plan).unwrap();
+        let expected: String = Sha256::digest(&json)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            plan.content_hash(),
+            expected,
+            "{name} ({} bytes)",
+            json.len()
+        );
+    }
+}

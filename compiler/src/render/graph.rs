@@ -8,7 +8,7 @@
 use crate::check::{dependency_graph, EdgeKind, GraphNode};
 use crate::model::Model;
 use petgraph::visit::EdgeRef;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// A node: a field, or "a record of this object is created".
@@ -50,15 +50,22 @@ pub struct FieldGraph {
 impl FieldGraph {
     pub fn build(model: &Model) -> FieldGraph {
         let graph = dependency_graph(model);
-        let mut cyclic: HashSet<petgraph::graph::NodeIndex> = HashSet::new();
+        // Per node index: on a cycle.
+        let mut cyclic = vec![false; graph.node_count()];
         for scc in petgraph::algo::tarjan_scc(&graph) {
             let self_loop = scc
                 .first()
                 .is_some_and(|&n| graph.find_edge(n, n).is_some());
             if scc.len() > 1 || self_loop {
-                cyclic.extend(scc);
+                for n in scc {
+                    if let Some(slot) = cyclic.get_mut(n.index()) {
+                        *slot = true;
+                    }
+                }
             }
         }
+        let on_cycle =
+            |n: petgraph::graph::NodeIndex| cyclic.get(n.index()).copied().unwrap_or(false);
         let mut order: Vec<petgraph::graph::NodeIndex> = graph.node_indices().collect();
         order.sort_by(|a, b| graph[*a].cmp(&graph[*b]));
         let mut position = vec![0usize; graph.node_count()];
@@ -69,13 +76,13 @@ impl FieldGraph {
             }
             let (system, object, label) = match &graph[*n] {
                 GraphNode::Field(f) => (
-                    f.system.to_string(),
-                    f.object.to_string(),
-                    f.field.to_string(),
+                    String::from(&*f.system),
+                    String::from(&*f.object),
+                    String::from(&*f.field),
                 ),
                 GraphNode::Object(o) => (
-                    o.system.to_string(),
-                    o.object.to_string(),
+                    String::from(&*o.system),
+                    String::from(&*o.object),
                     "(created)".into(),
                 ),
             };
@@ -92,29 +99,31 @@ impl FieldGraph {
             .edge_references()
             .map(|e| {
                 let (style, label) = match &e.weight().kind {
-                    EdgeKind::Mapping { link } => (Style::Mapping, link.clone()),
+                    EdgeKind::Mapping { link } => (Style::Mapping, String::from(&**link)),
                     EdgeKind::Derived => (Style::Derived, "derived".to_string()),
-                    EdgeKind::Workflow { workflow } => (Style::Workflow, workflow.clone()),
+                    EdgeKind::Workflow { workflow } => (Style::Workflow, String::from(&**workflow)),
                 };
                 Edge {
                     from: at(e.source()),
                     to: at(e.target()),
                     style,
                     label,
-                    in_cycle: cyclic.contains(&e.source()) && cyclic.contains(&e.target()),
+                    in_cycle: on_cycle(e.source()) && on_cycle(e.target()),
                 }
             })
             .collect();
         // The catalogue's derivations are drawn only where they touch the spec's own edges:
         // `Task.IsClosed from Status` is noise in a picture of this seam.
-        let linked: HashSet<usize> = edges
-            .iter()
-            .filter(|e| e.style != Style::Derived)
-            .flat_map(|e| [e.from, e.to])
-            .collect();
-        edges.retain(|e| {
-            e.style != Style::Derived || linked.contains(&e.from) || linked.contains(&e.to)
-        });
+        let mut linked = vec![false; nodes.len()];
+        for e in edges.iter().filter(|e| e.style != Style::Derived) {
+            for end in [e.from, e.to] {
+                if let Some(slot) = linked.get_mut(end) {
+                    *slot = true;
+                }
+            }
+        }
+        let is_linked = |n: usize| linked.get(n).copied().unwrap_or(false);
+        edges.retain(|e| e.style != Style::Derived || is_linked(e.from) || is_linked(e.to));
         edges.sort_by(|a, b| (a.from, a.to, &a.label).cmp(&(b.from, b.to, &b.label)));
         edges.dedup();
         // Renumber the nodes that still have an edge.
@@ -122,6 +131,7 @@ impl FieldGraph {
         let mut used: Vec<usize> = edges.iter().flat_map(|e| [e.from, e.to]).collect();
         used.sort_unstable();
         used.dedup();
+        let mut nodes: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
         let nodes: Vec<Node> = used
             .iter()
             .enumerate()
@@ -129,7 +139,7 @@ impl FieldGraph {
                 if let Some(slot) = kept.get_mut(old) {
                     *slot = Some(new);
                 }
-                nodes.get(old).cloned()
+                nodes.get_mut(old).and_then(Option::take)
             })
             .collect();
         let renumber = |i: usize| kept.get(i).copied().flatten().unwrap_or(0);
@@ -174,7 +184,9 @@ impl FieldGraph {
                 );
                 for i in members {
                     if let Some(n) = self.nodes.get(i) {
-                        let _ = writeln!(out, "      n{i} [label={}];", quote(&n.label));
+                        let _ = write!(out, "      n{i} [label=");
+                        push_quoted(&mut out, &n.label);
+                        out.push_str("];\n");
                     }
                 }
                 out.push_str("    }\n");
@@ -184,12 +196,11 @@ impl FieldGraph {
         for e in &self.edges {
             let (style, colour) = edge_look(e);
             let width = if e.in_cycle { ", penwidth=2.5" } else { "" };
+            let _ = write!(out, "  n{} -> n{} [label=", e.from, e.to);
+            push_quoted(&mut out, &e.label);
             let _ = writeln!(
                 out,
-                "  n{} -> n{} [label={}, style={style}, color=\"{colour}\", fontcolor=\"{colour}\"{width}];",
-                e.from,
-                e.to,
-                quote(&e.label)
+                ", style={style}, color=\"{colour}\", fontcolor=\"{colour}\"{width}];"
             );
         }
         out.push_str("}\n");
@@ -210,7 +221,9 @@ impl FieldGraph {
                 let _ = writeln!(out, "    subgraph s{s}_{o}[\"{}\"]", mermaid_text(object));
                 for i in members {
                     if let Some(n) = self.nodes.get(i) {
-                        let _ = writeln!(out, "      n{i}[\"{}\"]", mermaid_text(&n.label));
+                        let _ = write!(out, "      n{i}[\"");
+                        push_mermaid_text(&mut out, &n.label);
+                        out.push_str("\"]\n");
                     }
                 }
                 out.push_str("    end\n");
@@ -224,13 +237,9 @@ impl FieldGraph {
                 Style::Derived => "-.->",
                 Style::Workflow => "==>",
             };
-            let _ = writeln!(
-                out,
-                "  n{} {arrow}|\"{}\"| n{}",
-                e.from,
-                mermaid_text(&e.label),
-                e.to
-            );
+            let _ = write!(out, "  n{} {arrow}|\"", e.from);
+            push_mermaid_text(&mut out, &e.label);
+            let _ = writeln!(out, "\"| n{}", e.to);
             if e.in_cycle {
                 red.push(k.to_string());
             }
@@ -348,10 +357,84 @@ fn svg_fill(kind: &str) -> &'static str {
 
 /// A DOT string literal.
 fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    let mut out = String::with_capacity(s.len() + 2);
+    push_quoted(&mut out, s);
+    out
+}
+
+/// [`quote`], appended to `out` (one call per node and edge of a large graph: no allocation).
+fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    if !s.contains(['\\', '"']) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Mermaid label text: quotes become `#quot;`.
 fn mermaid_text(s: &str) -> String {
     s.replace('"', "#quot;")
+}
+
+/// [`mermaid_text`], appended to `out`.
+fn push_mermaid_text(out: &mut String, s: &str) {
+    if s.contains('"') {
+        out.push_str(&mermaid_text(s));
+    } else {
+        out.push_str(s);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_escapes_backslashes_then_quotes_as_the_replace_chain_did() {
+        for s in [
+            "plain",
+            "",
+            "a\"b",
+            "back\\slash",
+            "\\\"",
+            "ü\"\\ü",
+            "#quot;\"",
+        ] {
+            let old = format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+            assert_eq!(quote(s), old, "{s}");
+            let mut out = String::from("x");
+            push_quoted(&mut out, s);
+            assert_eq!(out, format!("x{old}"));
+            let mut out = String::new();
+            push_mermaid_text(&mut out, s);
+            assert_eq!(out, s.replace('"', "#quot;"));
+        }
+    }
+
+    #[test]
+    fn a_cycle_is_red_and_every_kept_node_has_an_edge() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let text = std::fs::read_to_string(format!("{root}/tests/fixtures/cycle.seam")).unwrap();
+        let checked = crate::check_model(&text);
+        let graph = FieldGraph::build(checked.model.as_ref().unwrap());
+        assert!(graph.edges.iter().filter(|e| e.in_cycle).count() >= 2);
+        // Every node kept has an edge, and every edge's ends are kept nodes.
+        let mut used = vec![false; graph.nodes.len()];
+        for e in &graph.edges {
+            assert!(e.from < graph.nodes.len() && e.to < graph.nodes.len());
+            used[e.from] = true;
+            used[e.to] = true;
+        }
+        assert!(used.iter().all(|&u| u));
+    }
 }
