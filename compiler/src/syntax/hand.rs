@@ -171,6 +171,18 @@ impl<'a> Parser<'a> {
         self.eat(c).then_some(())
     }
 
+    /// `{ x, x, ... }` with each element taken by `each`: the list form of every block whose
+    /// elements may be separated by commas (`"{" ~ (x ~ ","?)* ~ "}"`).
+    fn braced<T>(&mut self, mut each: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+        self.expect(b'{')?;
+        let mut out = Vec::new();
+        while !self.eat(b'}') {
+            out.push(each(self)?);
+            self.eat(b',');
+        }
+        Some(out)
+    }
+
     /// Takes a multi-byte punctuation token.
     fn punct(&mut self, p: &[u8]) -> R<()> {
         let end = self.pos + p.len();
@@ -684,12 +696,7 @@ impl<'a> Parser<'a> {
                 let alias = self.ident()?;
                 self.expect(b':')?;
                 let kind = self.ident()?;
-                self.expect(b'{')?;
-                let mut settings = Vec::new();
-                while !self.eat(b'}') {
-                    settings.push(self.setting()?);
-                    self.eat(b',');
-                }
+                let settings = self.braced(Self::setting)?;
                 Item::System(SystemDecl {
                     alias,
                     kind,
@@ -699,12 +706,7 @@ impl<'a> Parser<'a> {
             }
             "object" => {
                 let (system, object) = self.two_names()?;
-                self.expect(b'{')?;
-                let mut fields = Vec::new();
-                while !self.eat(b'}') {
-                    fields.push(self.field()?);
-                    self.eat(b',');
-                }
+                let fields = self.braced(Self::field)?;
                 Item::Object(ObjectDecl {
                     system,
                     object,
@@ -727,12 +729,7 @@ impl<'a> Parser<'a> {
             }
             "own" => {
                 let system = self.ident()?;
-                self.expect(b'{')?;
-                let mut entries = Vec::new();
-                while !self.eat(b'}') {
-                    entries.push(self.own_entry()?);
-                    self.eat(b',');
-                }
+                let entries = self.braced(Self::own_entry)?;
                 Item::Own(OwnDecl {
                     system,
                     entries,
@@ -745,12 +742,7 @@ impl<'a> Parser<'a> {
                 let left = self.path()?;
                 self.punct(b"<->")?;
                 let right = self.path()?;
-                self.expect(b'{')?;
-                let mut items = Vec::new();
-                while !self.eat(b'}') {
-                    items.push(self.link_item()?);
-                    self.eat(b',');
-                }
+                let items = self.braced(Self::link_item)?;
                 Item::Link(LinkDecl {
                     name,
                     left,
@@ -761,12 +753,7 @@ impl<'a> Parser<'a> {
             }
             "workflow" => Item::Workflow(self.workflow(start)?),
             "policy" => {
-                self.expect(b'{')?;
-                let mut items = Vec::new();
-                while !self.eat(b'}') {
-                    items.push(self.policy_item()?);
-                    self.eat(b',');
-                }
+                let items = self.braced(Self::policy_item)?;
                 Item::Policy(PolicyDecl {
                     items,
                     span: self.span(start),
@@ -1008,12 +995,7 @@ impl<'a> Parser<'a> {
             None => None,
         };
         self.kw("do")?;
-        self.expect(b'{')?;
-        let mut steps = Vec::new();
-        while !self.eat(b'}') {
-            steps.push(self.step()?);
-            self.eat(b',');
-        }
+        let steps = self.braced(Self::step)?;
         self.expect(b'}')?;
         Some(WorkflowDecl {
             name,
