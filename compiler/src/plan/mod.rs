@@ -60,39 +60,25 @@ impl Plan {
 }
 
 /// SHA-256 (hex) of a plan's compact JSON, streamed into the hasher (no JSON string is built)
-/// through a 64 KB buffer: serde_json writes token by token, and the hasher's per-call
+/// through a 64 KB `BufWriter`: serde_json writes token by token, and the hasher's per-call
 /// overhead on millions of few-byte writes was a large share of hashing a big plan.
 fn hash_json(plan: &Plan) -> String {
-    const CHUNK: usize = 1 << 16;
-    struct HashWriter {
-        hasher: Sha256,
-        pending: Vec<u8>,
-    }
+    struct HashWriter(Sha256);
     impl std::io::Write for HashWriter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if self.pending.len() + buf.len() > CHUNK {
-                self.hasher.update(&self.pending);
-                self.pending.clear();
-            }
-            if buf.len() > CHUNK {
-                self.hasher.update(buf);
-            } else {
-                self.pending.extend_from_slice(buf);
-            }
+            self.0.update(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let mut w = HashWriter {
-        hasher: Sha256::new(),
-        pending: Vec::with_capacity(CHUNK),
-    };
-    // Serialising these plain data types into a hasher cannot fail.
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, HashWriter(Sha256::new()));
+    // Serialising these plain data types into a hasher cannot fail, nor can the flush.
     let _ = serde_json::to_writer(&mut w, plan);
-    w.hasher.update(&w.pending);
-    w.hasher
+    let _ = std::io::Write::flush(&mut w);
+    let (HashWriter(hasher), _) = w.into_parts();
+    hasher
         .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
