@@ -1,23 +1,403 @@
-//! The Plan's pretty JSON, written fast: byte for byte what `serde_json::to_writer_pretty`
-//! writes (two-space indent), but a line break and its indentation are one write instead of
-//! one per level. A 100,000-mapping plan is ~100 MB of short lines several levels deep, so
-//! the per-level writes were a large share of serialising it.
+//! The Plan's JSON, written fast. Two forms, both byte for byte serde_json's:
+//!
+//! - the **pretty** JSON `seam compile` writes (`serde_json::to_writer_pretty`, two-space
+//!   indent), with a line break and its indentation in one write instead of one per level;
+//! - the **compact** JSON `spec_hash` is the SHA-256 of (`serde_json::to_writer`, with
+//!   `spec_hash` empty).
+//!
+//! A 100,000-mapping plan is ~100 MB of pretty JSON, so a large plan is cut into pieces
+//! ([`jobs`]: the top-level fields, and runs of elements of its big arrays), serialised on every
+//! core into buffers and written (and hashed) in order by the calling thread. A piece at depth
+//! `d` is what serde_json writes there: the pretty form depends only on the depth it starts at
+//! (a [`Pretty`] formatter starting at `d`), the compact form on nothing. [`Dual`] writes both
+//! forms in one pass, so `seam compile -o FILE` serialises the plan once for the file and the
+//! hash.
 
 use super::Plan;
 use serde::Serialize;
-use serde_json::ser::Formatter;
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
+use sha2::{Digest, Sha256};
 use std::io::{self, Write};
+use std::sync::mpsc;
 
 /// A line break followed by enough spaces for the deepest line a Plan has, with room to spare.
 const BREAK_AND_INDENT: &[u8] =
     b"\n                                                                ";
 
+/// What `spec_hash` shows in [`Plan::write_pretty_hashing`]'s output until the caller patches
+/// the real hash in: as long as a hash (64 hex digits).
+pub const HASH_PLACEHOLDER: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Plans with at least this many top-level array elements (objects, ownership entries, links;
+/// a mapping counts through its link's and its ownership entry's share) are serialised on
+/// several threads; below, the threads cost more than they save.
+const PARALLEL_MIN_ELEMENTS: usize = 4_000;
+
+/// Each big array is cut into about this many pieces (a piece's buffers are what a thread
+/// holds; ~0.5 MB of pretty JSON each for a 100,000-mapping plan).
+const PIECES_PER_ARRAY: usize = 64;
+
+/// At most this many threads serialise (the calling one included): the calling thread also
+/// writes and hashes, in order, what the others produce.
+const MAX_THREADS: usize = 4;
+
+/// The outcome of [`Plan::write_pretty_hashing`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HashedJson {
+    /// The plan's content hash ([`Plan::content_hash`]).
+    pub spec_hash: String,
+    /// Where, in the bytes written, the 64 characters of [`HASH_PLACEHOLDER`] begin.
+    pub hash_at: u64,
+}
+
 impl Plan {
     /// Writes the plan as pretty JSON (no final line break): the bytes of
     /// `serde_json::to_writer_pretty`.
     pub fn write_pretty<W: Write>(&self, out: W) -> serde_json::Result<()> {
-        let mut ser = serde_json::Serializer::with_formatter(out, Pretty::default());
-        self.serialize(&mut ser)
+        write_pretty(self, out, Split::for_plan(self)).map_err(serde_json::Error::io)
+    }
+
+    /// Writes the plan as pretty JSON (no final line break) with [`HASH_PLACEHOLDER`] in place
+    /// of `spec_hash`, and returns the plan's content hash, computed from the same
+    /// serialisation, with where the placeholder is. Writing the hash there gives the bytes of
+    /// [`Plan::write_pretty`] for the plan with that hash (for an output that can be written
+    /// at a position: a regular file).
+    pub fn write_pretty_hashing<W: Write>(&self, out: W) -> io::Result<HashedJson> {
+        write_pretty_hashing(self, out, Split::for_plan(self))
+    }
+}
+
+/// How a pass is cut: into how many pieces per big array, on how many threads.
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    pieces: usize,
+    threads: usize,
+}
+
+impl Split {
+    fn for_plan(plan: &Plan) -> Split {
+        if plan.objects.len() + plan.ownership.len() + plan.links.len() < PARALLEL_MIN_ELEMENTS {
+            return Split {
+                pieces: 1,
+                threads: 1,
+            };
+        }
+        Split {
+            pieces: PIECES_PER_ARRAY,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
+        }
+    }
+}
+
+fn write_pretty<W: Write>(plan: &Plan, mut out: W, split: Split) -> io::Result<()> {
+    let (jobs, _) = jobs(plan, &plan.spec_hash, split.pieces);
+    run(&jobs, Mode::Pretty, split.threads, |piece| {
+        out.write_all(&piece.pretty)
+    })
+}
+
+fn write_pretty_hashing<W: Write>(plan: &Plan, mut out: W, split: Split) -> io::Result<HashedJson> {
+    let (jobs, hash_job) = jobs(plan, HASH_PLACEHOLDER, split.pieces);
+    let mut hasher = Sha256::new();
+    let (mut written, mut hash_at, mut index) = (0u64, 0u64, 0usize);
+    run(&jobs, Mode::Both, split.threads, |piece| {
+        if index == hash_job {
+            hash_at = written + SPEC_HASH_KEY.len() as u64 + 1;
+        }
+        index += 1;
+        written += piece.pretty.len() as u64;
+        hasher.update(&piece.compact);
+        out.write_all(&piece.pretty)
+    })?;
+    Ok(HashedJson {
+        spec_hash: hex(hasher),
+        hash_at,
+    })
+}
+
+/// SHA-256 (lowercase hex) of the plan's compact JSON with `spec_hash` empty, whatever the
+/// plan's `spec_hash` holds.
+pub(super) fn content_hash(plan: &Plan) -> String {
+    content_hash_split(plan, Split::for_plan(plan))
+}
+
+fn content_hash_split(plan: &Plan, split: Split) -> String {
+    let (jobs, _) = jobs(plan, "", split.pieces);
+    let mut hasher = Sha256::new();
+    // Serialising these plain data types into memory cannot fail.
+    let _ = run(&jobs, Mode::Compact, split.threads, |piece| {
+        hasher.update(&piece.compact);
+        Ok(())
+    });
+    hex(hasher)
+}
+
+fn hex(hasher: Sha256) -> String {
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Which forms a pass produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Pretty,
+    Compact,
+    Both,
+}
+
+/// One piece's output, in the forms its pass asked for.
+struct Piece {
+    mode: Mode,
+    pretty: Vec<u8>,
+    compact: Vec<u8>,
+}
+
+impl Piece {
+    fn new(mode: Mode) -> Piece {
+        Piece {
+            mode,
+            pretty: Vec::new(),
+            compact: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.pretty.clear();
+        self.compact.clear();
+    }
+
+    /// Text that is not a serialised value: brackets, keys, separators.
+    fn raw(&mut self, pretty: &[u8], compact: &[u8]) {
+        if self.mode != Mode::Compact {
+            self.pretty.extend_from_slice(pretty);
+        }
+        if self.mode != Mode::Pretty {
+            self.compact.extend_from_slice(compact);
+        }
+    }
+
+    /// A value starting at `depth` (the top-level object's fields are at depth 1).
+    fn value<T: Serialize + ?Sized>(&mut self, value: &T, depth: usize) -> io::Result<()> {
+        let pretty = Pretty {
+            depth,
+            has_value: false,
+        };
+        match self.mode {
+            Mode::Pretty => {
+                value.serialize(&mut serde_json::Serializer::with_formatter(
+                    &mut self.pretty,
+                    pretty,
+                ))?;
+            }
+            Mode::Compact => serde_json::to_writer(&mut self.compact, value)?,
+            Mode::Both => {
+                let dual = Dual {
+                    pretty,
+                    compact: &mut self.compact,
+                };
+                value.serialize(&mut serde_json::Serializer::with_formatter(
+                    &mut self.pretty,
+                    dual,
+                ))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A top-level key and the separator before it.
+    fn key(&mut self, first: bool, key: &str) {
+        let comma: &[u8] = if first { b"" } else { b"," };
+        self.raw(comma, comma);
+        self.raw(b"\n  \"", b"\"");
+        self.raw(key.as_bytes(), key.as_bytes());
+        self.raw(b"\": ", b"\":");
+    }
+}
+
+/// A piece of the plan's JSON: writes itself into a [`Piece`].
+type Job<'a> = Box<dyn Fn(&mut Piece) -> io::Result<()> + Sync + 'a>;
+
+/// The key and the separator before the hash's text, in the pretty form.
+const SPEC_HASH_KEY: &str = ",\n  \"spec_hash\": ";
+
+/// The plan's JSON as pieces, in order, with `spec_hash` showing `shown` in the pretty form
+/// (the compact form always has it empty), and the index of the piece that holds the hash
+/// (its text starts with [`SPEC_HASH_KEY`] and a quote). The top level is written here, field
+/// by field, as serde_json writes a struct; the destructuring makes a new field of [`Plan`] a
+/// compile error here. Each big array is cut into about `pieces` runs of elements.
+fn jobs<'a>(plan: &'a Plan, shown: &'a str, pieces: usize) -> (Vec<Job<'a>>, usize) {
+    let Plan {
+        plan_version,
+        spec_hash: _,
+        seam,
+        systems,
+        objects,
+        ownership,
+        identities,
+        links,
+        workflows,
+        policy,
+    } = plan;
+    let mut jobs: Vec<Job<'a>> = Vec::new();
+    jobs.push(Box::new(move |p: &mut Piece| {
+        p.raw(b"{", b"{");
+        p.key(true, "plan_version");
+        p.value(plan_version, 1)
+    }));
+    let hash_job = jobs.len();
+    jobs.push(Box::new(move |p: &mut Piece| {
+        p.raw(SPEC_HASH_KEY.as_bytes(), b",\"spec_hash\":");
+        p.raw(b"\"", b"\"");
+        p.raw(shown.as_bytes(), b"");
+        p.raw(b"\"", b"\"");
+        Ok(())
+    }));
+    jobs.push(field("seam", seam));
+    jobs.push(field("systems", systems));
+    array(&mut jobs, "objects", objects, pieces);
+    array(&mut jobs, "ownership", ownership, pieces);
+    jobs.push(field("identities", identities));
+    array(&mut jobs, "links", links, pieces);
+    jobs.push(field("workflows", workflows));
+    jobs.push(Box::new(move |p: &mut Piece| {
+        p.key(false, "policy");
+        p.value(policy, 1)?;
+        p.raw(b"\n}", b"}");
+        Ok(())
+    }));
+    (jobs, hash_job)
+}
+
+/// A top-level field that is not the first, whole.
+fn field<'a, T: Serialize + Sync + ?Sized>(key: &'static str, value: &'a T) -> Job<'a> {
+    Box::new(move |p: &mut Piece| {
+        p.key(false, key);
+        p.value(value, 1)
+    })
+}
+
+/// A top-level array that is not the first field, in runs of elements: what serde_json writes
+/// for a sequence at depth 1 (`[]` when empty; else each element on its own line at depth 2,
+/// and the closing bracket on a line of its own).
+fn array<'a, T: Serialize + Sync>(
+    jobs: &mut Vec<Job<'a>>,
+    key: &'static str,
+    items: &'a [T],
+    pieces: usize,
+) {
+    if items.is_empty() {
+        jobs.push(Box::new(move |p: &mut Piece| {
+            p.key(false, key);
+            p.raw(b"[]", b"[]");
+            Ok(())
+        }));
+        return;
+    }
+    jobs.push(Box::new(move |p: &mut Piece| {
+        p.key(false, key);
+        p.raw(b"[", b"[");
+        Ok(())
+    }));
+    let run = items.len().div_ceil(pieces.max(1));
+    for (n, chunk) in items.chunks(run).enumerate() {
+        jobs.push(Box::new(move |p: &mut Piece| {
+            for (i, item) in chunk.iter().enumerate() {
+                let comma: &[u8] = if n == 0 && i == 0 { b"" } else { b"," };
+                p.raw(comma, comma);
+                p.raw(b"\n    ", b"");
+                p.value(item, 2)?;
+            }
+            Ok(())
+        }));
+    }
+    jobs.push(Box::new(|p: &mut Piece| {
+        p.raw(b"\n  ]", b"]");
+        Ok(())
+    }));
+}
+
+/// Runs the jobs in `mode` on `threads` threads (this one included) and hands every piece to
+/// `sink`, in job order, on this thread. Job `k` runs on thread `k % threads`; each other
+/// thread sends its pieces through a channel of two, so at most a few pieces are held at
+/// once, and gets its buffers back to reuse. A thread that cannot start leaves its jobs to
+/// this one. The first error (of a job or of `sink`) stops the run and is returned.
+fn run<F>(jobs: &[Job<'_>], mode: Mode, threads: usize, mut sink: F) -> io::Result<()>
+where
+    F: FnMut(&Piece) -> io::Result<()>,
+{
+    let mut own = Piece::new(mode);
+    if threads <= 1 {
+        for job in jobs {
+            own.clear();
+            job(&mut own)?;
+            sink(&own)?;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|scope| {
+        let helpers: Vec<Helper> = (1..threads)
+            .map(|t| Helper::start(scope, jobs, mode, t, threads))
+            .collect();
+        for (k, job) in jobs.iter().enumerate() {
+            let helper = match k % threads {
+                0 => None,
+                t => helpers.get(t - 1),
+            };
+            match helper.and_then(|h| h.pieces.recv().ok()) {
+                Some(piece) => {
+                    let piece = piece?;
+                    sink(&piece)?;
+                    if let Some(h) = helper {
+                        // A helper that has finished no longer takes buffers back.
+                        let _ = h.spare.send(piece);
+                    }
+                }
+                None => {
+                    own.clear();
+                    job(&mut own)?;
+                    sink(&own)?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A thread serialising every `threads`-th job from its first, `t`.
+struct Helper {
+    /// Its pieces, in order (a closed channel: it did not start or stopped on an error).
+    pieces: mpsc::Receiver<io::Result<Piece>>,
+    /// Buffers handed back for reuse.
+    spare: mpsc::Sender<Piece>,
+}
+
+impl Helper {
+    fn start<'scope, 'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        jobs: &'env [Job<'env>],
+        mode: Mode,
+        t: usize,
+        threads: usize,
+    ) -> Helper {
+        let (done, pieces) = mpsc::sync_channel(2);
+        let (spare, spares) = mpsc::channel::<Piece>();
+        // If the thread cannot start, its channels close and its jobs run on the caller's.
+        let _started = std::thread::Builder::new().spawn_scoped(scope, move || {
+            for job in jobs.iter().skip(t).step_by(threads) {
+                let mut piece = spares.try_recv().unwrap_or_else(|_| Piece::new(mode));
+                piece.clear();
+                let result = job(&mut piece).map(|()| piece);
+                let failed = result.is_err();
+                if done.send(result).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Helper { pieces, spare }
     }
 }
 
@@ -107,10 +487,105 @@ impl Formatter for Pretty {
     }
 }
 
+/// [`Pretty`] into the writer and serde_json's compact form into `compact`, in one pass. The
+/// structure (brackets, separators, line breaks) is written by each form's own formatter; a
+/// value is rendered once, compact, and its bytes copied to the writer: both forms write
+/// values with the trait's default methods, so they are the same bytes.
+struct Dual<'c> {
+    pretty: Pretty,
+    compact: &'c mut Vec<u8>,
+}
+
+/// A structural method: each form writes its own.
+macro_rules! structure {
+    ($name:ident $(, $arg:ident: $ty:ty)*) => {
+        fn $name<W: ?Sized + Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> io::Result<()> {
+            self.pretty.$name(w $(, $arg)*)?;
+            CompactFormatter.$name(&mut *self.compact $(, $arg)*)
+        }
+    };
+}
+
+/// A value method: rendered into the compact form, then copied to the pretty one.
+macro_rules! value {
+    ($name:ident $(, $arg:ident: $ty:ty)*) => {
+        fn $name<W: ?Sized + Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> io::Result<()> {
+            let start = self.compact.len();
+            CompactFormatter.$name(&mut *self.compact $(, $arg)*)?;
+            w.write_all(self.compact.get(start..).unwrap_or_default())
+        }
+    };
+}
+
+// `write_byte_array` keeps the trait's default, which writes through the structural methods
+// above (a Plan has no byte arrays).
+impl Formatter for Dual<'_> {
+    structure!(begin_array);
+    structure!(end_array);
+    structure!(begin_array_value, first: bool);
+    structure!(end_array_value);
+    structure!(begin_object);
+    structure!(end_object);
+    structure!(begin_object_key, first: bool);
+    structure!(end_object_key);
+    structure!(begin_object_value);
+    structure!(end_object_value);
+    value!(write_null);
+    value!(write_bool, v: bool);
+    value!(write_i8, v: i8);
+    value!(write_i16, v: i16);
+    value!(write_i32, v: i32);
+    value!(write_i64, v: i64);
+    value!(write_i128, v: i128);
+    value!(write_u8, v: u8);
+    value!(write_u16, v: u16);
+    value!(write_u32, v: u32);
+    value!(write_u64, v: u64);
+    value!(write_u128, v: u128);
+    value!(write_f32, v: f32);
+    value!(write_f64, v: f64);
+    value!(write_number_str, v: &str);
+    value!(begin_string);
+    value!(end_string);
+    value!(write_string_fragment, v: &str);
+    value!(write_char_escape, v: CharEscape);
+    value!(write_raw_fragment, v: &str);
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// Every way a pass can be cut: serial, and on 2 and 3 threads in pieces of one element up
+    /// to a few (empty arrays and arrays shorter than the cut included).
+    pub(in crate::plan) const SPLITS: [(usize, usize); 6] =
+        [(1, 1), (1, 2), (3, 2), (64, 2), (5, 3), (1_000_000, 3)];
+
+    /// The pretty JSON, the hashed pretty JSON (placeholder patched) and the content hash of
+    /// `plan` cut by `(pieces, threads)`.
+    pub(in crate::plan) fn outputs(
+        plan: &Plan,
+        (pieces, threads): (usize, usize),
+    ) -> (String, String, String) {
+        let split = Split { pieces, threads };
+        let mut pretty = Vec::new();
+        write_pretty(plan, &mut pretty, split).unwrap();
+        let mut hashed = Vec::new();
+        let h = write_pretty_hashing(plan, &mut hashed, split).unwrap();
+        let at = usize::try_from(h.hash_at).unwrap();
+        assert_eq!(
+            hashed.get(at..at + 64).unwrap(),
+            HASH_PLACEHOLDER.as_bytes()
+        );
+        hashed.splice(at..at + 64, h.spec_hash.bytes());
+        assert_eq!(h.spec_hash, content_hash_split(plan, split));
+        (
+            String::from_utf8(pretty).unwrap(),
+            String::from_utf8(hashed).unwrap(),
+            h.spec_hash,
+        )
+    }
 
     fn pretty_of(v: &serde_json::Value) -> String {
         let mut out = Vec::new();

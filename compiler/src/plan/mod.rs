@@ -13,9 +13,10 @@
 mod build;
 mod json;
 
+pub use json::{HashedJson, HASH_PLACEHOLDER};
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// The version of the Plan's JSON schema. Bumped on every incompatible change.
@@ -43,46 +44,16 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The hash of a plan's content: SHA-256 of its JSON with `spec_hash` empty.
+    /// The hash of a plan's content: SHA-256 of its compact JSON with `spec_hash` empty
+    /// (whatever this plan's `spec_hash` holds). A large plan is serialised on every core.
     pub fn content_hash(&self) -> String {
-        if self.spec_hash.is_empty() {
-            return hash_json(self);
-        }
-        let mut body = self.clone();
-        body.spec_hash = String::new();
-        hash_json(&body)
+        json::content_hash(self)
     }
 
     /// The JSON Schema of the Plan (what `spec/plan.schema.json` holds).
     pub fn json_schema() -> serde_json::Value {
         serde_json::to_value(schemars::schema_for!(Plan)).unwrap_or_default()
     }
-}
-
-/// SHA-256 (hex) of a plan's compact JSON, streamed into the hasher (no JSON string is built)
-/// through a 64 KB `BufWriter`: serde_json writes token by token, and the hasher's per-call
-/// overhead on millions of few-byte writes was a large share of hashing a big plan.
-fn hash_json(plan: &Plan) -> String {
-    struct HashWriter(Sha256);
-    impl std::io::Write for HashWriter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, HashWriter(Sha256::new()));
-    // Serialising these plain data types into a hasher cannot fail, nor can the flush.
-    let _ = serde_json::to_writer(&mut w, plan);
-    let _ = std::io::Write::flush(&mut w);
-    let (HashWriter(hasher), _) = w.into_parts();
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The platform of a system.

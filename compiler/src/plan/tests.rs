@@ -300,3 +300,28 @@ fn the_buffered_hash_is_the_sha256_of_the_whole_compact_json() {
         );
     }
 }
+
+#[test]
+fn the_plan_cut_in_pieces_on_threads_is_serde_jsons_byte_for_byte() {
+    use sha2::{Digest, Sha256};
+    for (name, model) in clean_models() {
+        let plan = Plan::from_model(&model);
+        let expected = serde_json::to_string_pretty(&plan).unwrap();
+        let unhashed = Plan::from_model_unhashed(&model);
+        let compact = serde_json::to_vec(&unhashed).unwrap();
+        let hash: String = Sha256::digest(&compact)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(plan.spec_hash, hash, "{name}");
+        for split in super::json::tests::SPLITS {
+            let (pretty, hashed, content_hash) = super::json::tests::outputs(&plan, split);
+            assert!(pretty == expected, "{name} {split:?}: pretty");
+            assert!(hashed == expected, "{name} {split:?}: hashed and patched");
+            assert_eq!(content_hash, hash, "{name} {split:?}");
+            // The hash does not depend on what `spec_hash` holds.
+            let (_, _, of_unhashed) = super::json::tests::outputs(&unhashed, split);
+            assert_eq!(of_unhashed, hash, "{name} {split:?}");
+        }
+    }
+}
