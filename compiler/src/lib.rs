@@ -87,6 +87,59 @@ pub fn check_model(src: &str) -> Checked {
     }
 }
 
+/// [`check_model`] and the spec's [`Plan`], built beside the checks: `seam compile`'s way.
+/// The plan is `Some` exactly when the spec has no errors (no plan is made from a spec with
+/// errors: one built while the checks ran is dropped if they find any). Its `spec_hash` is
+/// left empty, for the caller to compute ([`Plan::content_hash`]) or to compute while writing
+/// the plan ([`Plan::write_pretty_hashing`]).
+///
+/// The checks and the plan only read the model, so once it is resolved they run at once:
+/// the checks on this thread (with the cycle check on its own for a large model), the plan
+/// on another, and the AST is freed on a third. A plan is not started if resolving already
+/// found an error. For a text under [`DROP_AST_ASIDE_BYTES`] everything runs on this thread.
+pub fn check_and_plan(src: &str) -> (Checked, Option<Plan>) {
+    let file = match syntax::parse(src) {
+        Ok(file) => file,
+        Err(d) => return (refused(d), None),
+    };
+    let (model, mut diagnostics) = resolve::resolve(&file);
+    let resolved_clean = !diagnostics.iter().any(Diagnostic::is_error);
+    let (found, plan) = if src.len() < DROP_AST_ASIDE_BYTES {
+        drop(file);
+        let found = check::run(&model);
+        let plan = resolved_clean && !found.iter().any(Diagnostic::is_error);
+        (found, plan.then(|| Plan::from_model_unhashed(&model)))
+    } else {
+        std::thread::scope(|scope| {
+            // If a thread cannot start, its closure (and the AST) is dropped right here.
+            let _dropping = std::thread::Builder::new().spawn_scoped(scope, move || drop(file));
+            let model = &model;
+            // The checks on a thread of their own, the plan on this one: this thread's heap
+            // holds the model and part of the AST, freed as the plan is built, so the plan
+            // reuses that memory rather than growing another heap.
+            let checking =
+                std::thread::Builder::new().spawn_scoped(scope, move || check::run(model));
+            let plan = resolved_clean.then(|| Plan::from_model_unhashed(model));
+            let found = match checking.map(|h| h.join()) {
+                Ok(Ok(found)) => found,
+                // Not started, or panicked: the checks run here (panicking again, as they
+                // would have without the thread).
+                _ => check::run(model),
+            };
+            let clean = !found.iter().any(Diagnostic::is_error);
+            (found, plan.filter(|_| clean))
+        })
+    };
+    diagnostics.extend(found);
+    diagnostic::sort(&mut diagnostics);
+    let checked = Checked {
+        file: None,
+        model: Some(model),
+        diagnostics,
+    };
+    (checked, plan)
+}
+
 fn refused(syntax_error: Diagnostic) -> Checked {
     Checked {
         file: None,

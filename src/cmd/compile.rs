@@ -3,7 +3,9 @@
 use super::load::{self, exit};
 use clap::Args;
 use seam_compiler::Plan;
+use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -28,18 +30,15 @@ pub fn run(args: &CompileArgs) -> ExitCode {
 }
 
 fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
-    let loaded = load::load(&args.file)?;
+    // The plan is built beside the checks; it is there only if the spec has no errors.
+    let (loaded, plan) = load::load_and_plan(&args.file)?;
     loaded.require_clean()?;
-    // Only the model is needed from here (`load` kept no AST): the source text goes before
-    // the Plan is built, the model before the Plan is written.
     let load::Loaded { text, checked, .. } = loaded;
     drop(text);
-    let Some(model) = checked.model else {
+    let Some(mut plan) = plan else {
         return Err(ExitCode::from(1));
     };
-    // The model is freed on a second thread while the plan is hashed.
-    let plan = Plan::from_owned_model(model);
-    write_plan(&plan, args.output.as_deref())?;
+    write_plan(&mut plan, args.output.as_deref())?;
     if let Some(path) = &args.output {
         eprintln!(
             "wrote {} (plan {}, spec hash {})",
@@ -48,16 +47,18 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
             plan.spec_hash
         );
     }
-    load::leave_to_exit(plan);
+    // The model is not freed either: neither is needed any more.
+    load::leave_to_exit((plan, checked));
     Ok(())
 }
 
-/// The plan as pretty JSON and a line break, serialised straight into the file or stdout (no
-/// copy of the whole text in memory); a write error is exit code 2.
-fn write_plan(plan: &Plan, out: Option<&Path>) -> Result<(), ExitCode> {
+/// Computes the plan's `spec_hash` and writes the plan as pretty JSON and a line break,
+/// serialised straight into the file or stdout (no copy of the whole text in memory); a write
+/// error is exit code 2.
+fn write_plan(plan: &mut Plan, out: Option<&Path>) -> Result<(), ExitCode> {
     let written = match out {
-        None => to_writer(plan, std::io::stdout().lock()),
-        Some(path) => std::fs::File::create(path).and_then(|f| to_writer(plan, f)),
+        None => write_hash_first(plan, std::io::stdout().lock()),
+        Some(path) => std::fs::File::create(path).and_then(|f| write_file(plan, f)),
     };
     written.map_err(|e| {
         let target = out.map_or("stdout".to_string(), |p| format!("`{}`", p.display()));
@@ -66,9 +67,33 @@ fn write_plan(plan: &Plan, out: Option<&Path>) -> Result<(), ExitCode> {
     })
 }
 
-fn to_writer(plan: &Plan, out: impl Write) -> std::io::Result<()> {
-    let mut out = BufWriter::with_capacity(load::WRITE_BUFFER_BYTES, out);
+/// A regular file is written with a placeholder for the hash, which is computed from the same
+/// serialisation and then written over the placeholder: the plan is serialised once. Any
+/// other file (a pipe, a device) gets the hash first.
+fn write_file(plan: &mut Plan, file: File) -> std::io::Result<()> {
+    if !file.metadata()?.is_file() {
+        return write_hash_first(plan, file);
+    }
+    let mut out = BufWriter::with_capacity(PIECE_BUFFER_BYTES, &file);
+    let hashed = plan.write_pretty_hashing(&mut out)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    drop(out);
+    file.write_all_at(hashed.spec_hash.as_bytes(), hashed.hash_at)?;
+    plan.spec_hash = hashed.spec_hash;
+    Ok(())
+}
+
+/// The hash first (a pass over the plan of its own), then the plan with it.
+fn write_hash_first(plan: &mut Plan, out: impl Write) -> std::io::Result<()> {
+    plan.spec_hash = plan.content_hash();
+    let mut out = BufWriter::with_capacity(PIECE_BUFFER_BYTES, out);
     plan.write_pretty(&mut out)?;
     out.write_all(b"\n")?;
     out.flush()
 }
+
+/// The buffer in front of the plan's file or stdout: a large plan comes in pieces of a few
+/// hundred KB, written straight through; this gathers the small ones (a small plan, the
+/// brackets and keys between the big arrays).
+const PIECE_BUFFER_BYTES: usize = 64 * 1024;

@@ -3,7 +3,7 @@
 
 use crate::render::{self, FileDiagnostic};
 use crate::source;
-use seam_compiler::{Checked, Code, Diagnostic, Span};
+use seam_compiler::{Checked, Code, Diagnostic, Plan, Span};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -54,29 +54,48 @@ impl Loaded {
 
 /// Reads and checks one file; an unreadable file is reported and is exit code 2.
 pub fn load(path: &Path) -> Result<Loaded, ExitCode> {
+    load_by(path, |text| (seam_compiler::check_model(text), ())).map(|(loaded, ())| loaded)
+}
+
+/// [`load`], and the spec's plan when it has no errors, built beside the checks
+/// ([`seam_compiler::check_and_plan`]; its `spec_hash` is left empty).
+pub fn load_and_plan(path: &Path) -> Result<(Loaded, Option<Plan>), ExitCode> {
+    load_by(path, seam_compiler::check_and_plan)
+}
+
+/// Reads one file and checks it with `check`, which also returns what else it made of the
+/// text (`T::default()` for a file that is not UTF-8, which is not checked).
+fn load_by<T: Default>(
+    path: &Path,
+    check: impl FnOnce(&str) -> (Checked, T),
+) -> Result<(Loaded, T), ExitCode> {
     let file = source::read(path).map_err(|message| {
         eprintln!("error: {message}");
         ExitCode::from(2)
     })?;
-    let checked = match file.invalid_utf8_at {
-        Some(at) => Checked {
-            file: None,
-            model: None,
-            diagnostics: vec![Diagnostic::error(
-                Code::Syntax,
-                format!("the file is not valid UTF-8 (byte {at})"),
-                Span::new(at, at),
-            )
-            .with_label("invalid byte here")
-            .with_help("a `.seam` file is UTF-8 text; is this the right file?")],
-        },
-        None => seam_compiler::check_model(&file.text),
+    let (checked, made) = match file.invalid_utf8_at {
+        Some(at) => (
+            Checked {
+                file: None,
+                model: None,
+                diagnostics: vec![Diagnostic::error(
+                    Code::Syntax,
+                    format!("the file is not valid UTF-8 (byte {at})"),
+                    Span::new(at, at),
+                )
+                .with_label("invalid byte here")
+                .with_help("a `.seam` file is UTF-8 text; is this the right file?")],
+            },
+            T::default(),
+        ),
+        None => check(&file.text),
     };
-    Ok(Loaded {
+    let loaded = Loaded {
         name: file.name,
         text: file.text,
         checked,
-    })
+    };
+    Ok((loaded, made))
 }
 
 /// Writes `text` to `out`, or to stdout when `out` is `None`; a write error is exit code 2.
