@@ -111,14 +111,16 @@ pub fn check_and_plan(src: &str) -> (Checked, Option<Plan>) {
         (found, plan.then(|| Plan::from_model_unhashed(&model)))
     } else {
         std::thread::scope(|scope| {
-            // If a thread cannot start, its closure (and the AST) is dropped right here.
-            let _dropping = std::thread::Builder::new().spawn_scoped(scope, move || drop(file));
             let model = &model;
             // The checks on a thread of their own, the plan on this one: this thread's heap
             // holds the model and part of the AST, freed as the plan is built, so the plan
-            // reuses that memory rather than growing another heap.
+            // reuses that memory rather than growing another heap. The checks' thread starts
+            // first, so that it takes over the heap of the parser's finished thread (glibc
+            // hands a new thread a free arena), which holds the rest of the AST.
             let checking =
                 std::thread::Builder::new().spawn_scoped(scope, move || check::run(model));
+            // If this thread cannot start, its closure (and the AST) is dropped right here.
+            let _dropping = std::thread::Builder::new().spawn_scoped(scope, move || drop(file));
             let plan = resolved_clean.then(|| Plan::from_model_unhashed(model));
             let found = match checking.map(|h| h.join()) {
                 Ok(Ok(found)) => found,
