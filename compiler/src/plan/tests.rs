@@ -172,9 +172,9 @@ fn the_committed_schema_is_the_generated_one() {
     );
 }
 
-/// Every clean spec the repository holds (examples and corpus), and a generated one large
+/// Every spec the repository holds (examples, corpus, fixtures), and a generated one large
 /// enough for the threaded paths (2,500 mappings: the checks' second thread, a chunked parse).
-fn clean_models() -> Vec<(String, Model)> {
+fn every_spec() -> Vec<(String, String)> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut texts: Vec<(String, String)> =
         vec![("synthetic".into(), crate::synthetic::spec(2_500))];
@@ -192,6 +192,12 @@ fn clean_models() -> Vec<(String, Model)> {
             ));
         }
     }
+    texts
+}
+
+/// Every clean spec of [`every_spec`], checked.
+fn clean_models() -> Vec<(String, Model)> {
+    let texts = every_spec();
     let models: Vec<(String, Model)> = texts
         .into_iter()
         .filter_map(|(name, text)| {
@@ -324,4 +330,44 @@ fn the_plan_cut_in_pieces_on_threads_is_serde_jsons_byte_for_byte() {
             assert_eq!(of_unhashed, hash, "{name} {split:?}");
         }
     }
+}
+
+#[test]
+fn check_and_plan_checks_as_check_model_does_and_plans_only_clean_specs() {
+    let mut texts = every_spec();
+    // Large enough for the threaded path (the plan beside the checks), with an error only the
+    // checks find (two mappings write one field): the plan built beside them is dropped.
+    let synthetic = crate::synthetic::spec(2_500);
+    let last = synthetic.rfind(" -> ").unwrap();
+    let start = synthetic[..last].rfind('\n').unwrap() + 1;
+    let end = start + synthetic[start..].find('\n').unwrap() + 1;
+    let line = synthetic[start..end].to_string();
+    let doubled = format!("{}{line}{}", &synthetic[..end], &synthetic[end..]);
+    assert!(doubled.len() > 64 * 1024);
+    texts.push(("synthetic, a field written twice".into(), doubled));
+    // And one resolving already refuses (no plan is started).
+    texts.push((
+        "synthetic, an unknown field".into(),
+        synthetic.replacen(" -> ", "_unknown -> ", 1),
+    ));
+    let (mut clean, mut with_errors) = (0, 0);
+    for (name, text) in texts {
+        let expected = crate::check_model(&text);
+        let (checked, plan) = crate::check_and_plan(&text);
+        assert_eq!(checked.diagnostics, expected.diagnostics, "{name}");
+        assert!(checked.file.is_none(), "{name}");
+        assert_eq!(checked.model.is_some(), expected.model.is_some(), "{name}");
+        if checked.has_errors() {
+            with_errors += 1;
+            assert!(plan.is_none(), "{name}: a plan from a spec with errors");
+        } else {
+            clean += 1;
+            let model = checked.model.as_ref().unwrap();
+            assert_eq!(plan, Some(Plan::from_model_unhashed(model)), "{name}");
+        }
+    }
+    assert!(
+        clean > 10 && with_errors > 10,
+        "{clean} clean, {with_errors} with errors"
+    );
 }
