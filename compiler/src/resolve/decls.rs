@@ -1,7 +1,7 @@
 //! Systems, objects (custom fields), identities, `own` blocks and the policy.
 
 use super::workflows::Scope;
-use super::Resolver;
+use super::{Lookup, Resolver};
 use crate::catalog::{FieldDef, FieldType, ObjectDef, SystemKind};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
@@ -208,7 +208,7 @@ impl Resolver {
     }
 
     pub(crate) fn object(&mut self, decl: &ObjectDecl, seen: &mut HashMap<(String, String), Span>) {
-        let Some(kind) = self.lookup_system(&decl.system) else {
+        let Some(kind) = self.lookup().lookup_system(&decl.system) else {
             return;
         };
         let key = (decl.system.name.clone(), decl.object.name.clone());
@@ -232,7 +232,7 @@ impl Resolver {
         };
         if self.model.catalog.object(kind, &obj.object).is_none() {
             if kind == SystemKind::Slack || !kind.is_custom_name(&obj.object) {
-                self.lookup_object(&decl.system, &decl.object);
+                self.lookup().lookup_object(&decl.system, &decl.object);
                 return;
             }
             self.model.catalog.insert(
@@ -333,7 +333,7 @@ impl Resolver {
         for field in &decl.fields {
             if let TypeKind::Ref(target) = &field.ty.kind {
                 if self.model.catalog.object(kind, &target.name).is_none() {
-                    self.lookup_object(&decl.system, target);
+                    self.lookup().lookup_object(&decl.system, target);
                 }
             }
             let Some(from) = &field.derived_from else {
@@ -345,7 +345,7 @@ impl Resolver {
             };
             let mut inputs = Vec::new();
             for input in from {
-                if self.lookup_field(&obj, input).is_some() {
+                if self.lookup().lookup_field(&obj, input).is_some() {
                     inputs.push(input.name.clone());
                 }
             }
@@ -382,8 +382,8 @@ impl Resolver {
             );
             return;
         }
-        let left = self.field_path(&decl.left, "identity keys");
-        let right = self.field_path(&decl.right, "identity keys");
+        let left = self.lookup().field_path(&decl.left, "identity keys");
+        let right = self.lookup().field_path(&decl.right, "identity keys");
         let (Some(left), Some(right)) = (left, right) else {
             return;
         };
@@ -396,77 +396,6 @@ impl Resolver {
             right,
             span: decl.span,
         });
-    }
-
-    pub(crate) fn identity_by_name(&mut self, name: &crate::syntax::ast::Ident) -> Option<usize> {
-        if let Some(&i) = self.identity_index.get(&name.name) {
-            self.model.mentions.identities.insert(name.name.clone());
-            return Some(i);
-        }
-        let names: Vec<String> = self
-            .model
-            .identities
-            .iter()
-            .map(|i| i.name.clone())
-            .collect();
-        let near = crate::suggest::nearest(&name.name, names.iter().map(String::as_str));
-        // The identity the author most likely meant is not also reported as unused.
-        if let Some(near) = near {
-            self.model.mentions.identities.insert(near.to_string());
-        }
-        let help =
-            did_you_mean(&name.name, names.iter().map(String::as_str)).unwrap_or_else(|| {
-                format!(
-                    "declare it: `identity {} = sf.Account.Key__c <-> snow.core_company.u_key`",
-                    name.name
-                )
-            });
-        self.error(
-            Diagnostic::error(
-                Code::NameUnknown,
-                format!("unknown identity `{}`", name.name),
-                name.span,
-            )
-            .with_label("no `identity` has this name")
-            .with_help(help),
-        );
-        None
-    }
-
-    pub(crate) fn own(&mut self, decl: &OwnDecl) {
-        if self.lookup_system(&decl.system).is_none() {
-            return;
-        }
-        for entry in &decl.entries {
-            let Some(obj) = self.lookup_object(&decl.system, &entry.object) else {
-                continue;
-            };
-            match &entry.field {
-                OwnField::Named(field) => {
-                    if let Some(field) = self.lookup_field(&obj, field) {
-                        self.model.owns.push(OwnClaim {
-                            field,
-                            span: entry.span,
-                            star: false,
-                        });
-                    }
-                }
-                OwnField::All(_) => {
-                    let kind = self.model.kind(&obj.system);
-                    let names: Vec<String> = kind
-                        .and_then(|k| self.model.catalog.object(k, &obj.object))
-                        .map(|o| o.fields.iter().map(|f| f.name.clone()).collect())
-                        .unwrap_or_default();
-                    for name in names {
-                        self.model.owns.push(OwnClaim {
-                            field: obj.field(self.names.get(&name)),
-                            span: entry.span,
-                            star: true,
-                        });
-                    }
-                }
-            }
-        }
     }
 
     pub(crate) fn policy(&mut self, decl: &PolicyDecl) {
@@ -507,8 +436,8 @@ impl Resolver {
                     span,
                 } => {
                     let mut scope = Scope::for_alerts();
-                    let action = self.action(&mut scope, call);
-                    let condition = self.condition(&mut scope, condition);
+                    let action = self.lookup().action(&mut scope, call);
+                    let condition = self.lookup().condition(&mut scope, condition);
                     if let (Some((system, action, args)), Some(condition)) = (action, condition) {
                         self.model.policy.alerts.push(Alert {
                             system,
@@ -535,6 +464,82 @@ impl Resolver {
                 }
             }
         }
+    }
+}
+
+impl Lookup<'_> {
+    /// The claims of an `own` block, in order.
+    pub(crate) fn own(&mut self, decl: &OwnDecl) -> Vec<OwnClaim> {
+        let mut claims = Vec::new();
+        if self.lookup_system(&decl.system).is_none() {
+            return claims;
+        }
+        for entry in &decl.entries {
+            let Some(obj) = self.lookup_object(&decl.system, &entry.object) else {
+                continue;
+            };
+            match &entry.field {
+                OwnField::Named(field) => {
+                    if let Some(field) = self.lookup_field(&obj, field) {
+                        claims.push(OwnClaim {
+                            field,
+                            span: entry.span,
+                            star: false,
+                        });
+                    }
+                }
+                OwnField::All(_) => {
+                    let kind = self.model.kind(&obj.system);
+                    let names: Vec<String> = kind
+                        .and_then(|k| self.model.catalog.object(k, &obj.object))
+                        .map(|o| o.fields.iter().map(|f| f.name.clone()).collect())
+                        .unwrap_or_default();
+                    for name in names {
+                        claims.push(OwnClaim {
+                            field: obj.field(self.names.get(&name)),
+                            span: entry.span,
+                            star: true,
+                        });
+                    }
+                }
+            }
+        }
+        claims
+    }
+
+    pub(crate) fn identity_by_name(&mut self, name: &crate::syntax::ast::Ident) -> Option<usize> {
+        if let Some(&i) = self.identity_index.get(&name.name) {
+            self.mentions.identities.insert(name.name.clone());
+            return Some(i);
+        }
+        let names: Vec<String> = self
+            .model
+            .identities
+            .iter()
+            .map(|i| i.name.clone())
+            .collect();
+        let near = crate::suggest::nearest(&name.name, names.iter().map(String::as_str));
+        // The identity the author most likely meant is not also reported as unused.
+        if let Some(near) = near {
+            self.mentions.identities.insert(near.to_string());
+        }
+        let help =
+            did_you_mean(&name.name, names.iter().map(String::as_str)).unwrap_or_else(|| {
+                format!(
+                    "declare it: `identity {} = sf.Account.Key__c <-> snow.core_company.u_key`",
+                    name.name
+                )
+            });
+        self.error(
+            Diagnostic::error(
+                Code::NameUnknown,
+                format!("unknown identity `{}`", name.name),
+                name.span,
+            )
+            .with_label("no `identity` has this name")
+            .with_help(help),
+        );
+        None
     }
 }
 
