@@ -15,7 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::fx::HashMap;
 use crate::model::{Mentions, Model, Names};
 use crate::span::Span;
-use crate::syntax::ast::{Item, LinkDecl, OwnDecl, SeamFile};
+use crate::syntax::ast::{Item, LinkDecl, ObjectDecl, OwnDecl, SeamFile};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Resolves a parsed file against the built-in catalogue.
@@ -42,12 +42,15 @@ fn resolve_on(file: &SeamFile, threads: Option<bool>) -> (Model, Vec<Diagnostic>
             r.system(s);
         }
     }
-    let mut seen_objects = HashMap::default();
-    for item in &file.items {
-        if let Item::Object(o) = item {
-            r.object(o, &mut seen_objects);
-        }
-    }
+    let objects: Vec<&ObjectDecl> = file
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Object(o) => Some(o),
+            _ => None,
+        })
+        .collect();
+    r.objects(&objects);
     for item in &file.items {
         if let Item::Object(o) = item {
             r.object_derivations(o);
@@ -316,18 +319,7 @@ impl Resolver {
         seen: &mut HashMap<String, Span>,
     ) -> bool {
         if let Some(&first) = seen.get(&name.name) {
-            self.diagnostics.push(
-                Diagnostic::error(
-                    Code::NameDuplicate,
-                    format!("{kind} `{}` is declared twice", name.name),
-                    name.span,
-                )
-                .with_label("declared again here")
-                .with_secondary(first, "first declared here")
-                .with_help(format!(
-                    "rename one of them: {kind} names are unique in a file"
-                )),
-            );
+            self.diagnostics.push(duplicate_name(kind, name, first));
             return false;
         }
         seen.insert(name.name.clone(), name.span);
@@ -337,6 +329,20 @@ impl Resolver {
     pub(crate) fn error(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
+}
+
+/// `seam::name::duplicate` for a second `name` of this kind.
+pub(crate) fn duplicate_name(kind: &str, name: &crate::syntax::ast::Ident, first: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::NameDuplicate,
+        format!("{kind} `{}` is declared twice", name.name),
+        name.span,
+    )
+    .with_label("declared again here")
+    .with_secondary(first, "first declared here")
+    .with_help(format!(
+        "rename one of them: {kind} names are unique in a file"
+    ))
 }
 
 /// Cuts `items` into consecutive runs of about [`RUN_WEIGHT`] (a run holds at least one item).
@@ -403,6 +409,18 @@ mod tests {
             assert!(src.contains(from), "{from}");
             src = src.replacen(from, to, 1);
         }
+        src = src.replacen(
+            "object sf.Obj2__c {\n",
+            "object sf.Obj2__c {\n  Id: text\n  Bad: text\n  F0__c: text\n",
+            1,
+        );
+        src.push_str(concat!(
+            "object sf.Obj5__c { X__c: text }\n",
+            "object sf.Case { Priority: picklist(\"P1\", \"P2\") New__c: text Status: text }\n",
+            "object zz.Obj1__c { A__c: text }\n",
+            "object sf.Plain { A__c: text }\n",
+            "object snow.incident { u_extra: ref(u_obj3) }\n",
+        ));
         let key = "  key sf.Obj29__c.Id <-> snow.u_obj29.u_key\n";
         src.replacen(key, &format!("{key}{key}  open snow.u_obj29 when sf.Obj29__c.F1__c == \"x\" and sf.Obj29__c.Nope__c == 1\n"), 1)
     }
@@ -410,7 +428,13 @@ mod tests {
     #[test]
     fn two_threads_resolve_what_one_resolves_in_the_same_order() {
         let clean = crate::synthetic::spec(3_000);
-        for src in [large_spec_with_errors(), clean] {
+        // Two aliases of one platform extend the same objects: resolved block by block.
+        let shared = large_spec_with_errors().replacen(
+            "system snow:",
+            "system sf2: salesforce { url = env(\"U\") }\nobject sf2.Obj3__c { Y__c: text }\nsystem snow:",
+            1,
+        );
+        for src in [large_spec_with_errors(), clean, shared] {
             let file = crate::syntax::parse(&src).unwrap();
             let (serial, serial_diagnostics) = resolve_on(&file, Some(false));
             let (threaded, threaded_diagnostics) = resolve_on(&file, Some(true));
@@ -424,6 +448,22 @@ mod tests {
             &crate::syntax::parse(&large_spec_with_errors()).unwrap(),
             None,
         );
-        assert!(diagnostics.len() >= 8, "{diagnostics:#?}");
+        for expected in [
+            "link `l0` is declared twice",
+            "unknown object `sf.Nope__c`",
+            "unknown field `sf.Obj9__c.F1x__c`",
+            "`sf.Obj2__c.Id` is a standard field and cannot be redeclared",
+            "unknown field `sf.Obj2__c.Bad`",
+            "field `F0__c` is declared twice",
+            "object `sf.Obj5__c` is declared twice",
+            "unknown system `zz`",
+            "unknown object `sf.Plain`",
+            "link `l29` has two keys",
+        ] {
+            assert!(
+                diagnostics.iter().any(|d| d.message == expected),
+                "no {expected:?} in {diagnostics:#?}"
+            );
+        }
     }
 }
