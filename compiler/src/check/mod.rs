@@ -18,40 +18,38 @@ use crate::model::Model;
 /// more than their cycle check saves).
 const PARALLEL_MIN_MAPPINGS: usize = 2_000;
 
-/// Runs every check. On a large model the cycle check (it builds the whole dependency graph)
-/// and the unused check run on a second thread beside the others (the two halves take about
-/// the same time); the diagnostics come out in the same order either way.
+/// Runs every check. On a large model the cycle check (about half of the checks' work: it
+/// builds the whole dependency graph) runs on a second thread beside the others; the
+/// diagnostics come out in the same order either way.
 pub fn run(model: &Model) -> Vec<Diagnostic> {
     let mappings: usize = model.links.iter().map(|l| l.mappings.len()).sum();
     run_on(model, mappings >= PARALLEL_MIN_MAPPINGS)
 }
 
-/// [`run`], with the cycle and unused checks on their own thread or not.
+/// [`run`], with the cycle check on its own thread or not.
 fn run_on(model: &Model, threads: bool) -> Vec<Diagnostic> {
-    let (mut diagnostics, (cycles, unused), after) = if !threads {
-        (before_cycles(model), aside(model), after_cycles(model))
+    let (mut diagnostics, cycles, after) = if !threads {
+        (
+            before_cycles(model),
+            cycles::check(model),
+            after_cycles(model),
+        )
     } else {
         std::thread::scope(|scope| {
-            let handle = std::thread::Builder::new().spawn_scoped(scope, || aside(model));
+            let handle = std::thread::Builder::new().spawn_scoped(scope, || cycles::check(model));
             let (before, after) = (before_cycles(model), after_cycles(model));
             // A thread that could not start, or panicked, gets the serial run (which panics
             // again, as it would have without threads).
-            let aside = match handle.map(|h| h.join()) {
-                Ok(Ok(aside)) => aside,
-                _ => aside(model),
+            let cycles = match handle.map(|h| h.join()) {
+                Ok(Ok(cycles)) => cycles,
+                _ => cycles::check(model),
             };
-            (before, aside, after)
+            (before, cycles, after)
         })
     };
     diagnostics.extend(cycles);
     diagnostics.extend(after);
-    diagnostics.extend(unused);
     diagnostics
-}
-
-/// The checks that run on the second thread: cycles, and unused declarations.
-fn aside(model: &Model) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
-    (cycles::check(model), unused::check(model))
 }
 
 fn before_cycles(model: &Model) -> Vec<Diagnostic> {
@@ -60,11 +58,11 @@ fn before_cycles(model: &Model) -> Vec<Diagnostic> {
     diagnostics
 }
 
-/// The checks after the cycle check, but for `unused` (the last one, run by [`aside`]).
 fn after_cycles(model: &Model) -> Vec<Diagnostic> {
     let mut diagnostics = identity::check(model);
     diagnostics.extend(maps::check(model));
     diagnostics.extend(types::check(model));
+    diagnostics.extend(unused::check(model));
     diagnostics
 }
 

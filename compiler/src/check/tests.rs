@@ -399,7 +399,8 @@ fn large_spec_with_errors() -> String {
             "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n  snow.u_obj0.u_f0 -> sf.Obj0__c.F0__c\n",
             1,
         )
-        .replacen("  F0__c: text\n", "  F0__c: text\n  Spare__c: text\n", 1);
+        .replacen("  F0__c: text\n", "  F0__c: text\n  Spare__c: text\n", 1)
+        .replacen("  F1__c: text\n", "  F1__c: number\n", 1);
     let arm = " \"C\" => \"3\"";
     let at = src.rfind(arm).unwrap();
     format!("{}{}", &src[..at], &src[at + arm.len()..])
@@ -418,6 +419,7 @@ fn the_cycle_check_on_its_own_thread_reports_the_same_in_the_same_order() {
         Code::Cycle,
         Code::OwnershipConflict,
         Code::MapIncomplete,
+        Code::TypeMismatch,
         Code::Unused,
     ] {
         assert!(serial.iter().any(|d| d.code == code), "no {code:?}");
