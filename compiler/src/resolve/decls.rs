@@ -6,10 +6,10 @@ use crate::catalog::{FieldDef, FieldType, ObjectDef, SystemKind};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::fx::HashMap;
+use crate::fx::HashSet;
 use crate::model::{Alert, CustomField, Identity, ObjRef, OwnClaim, Retry, System};
 use crate::span::Span;
 use crate::suggest::did_you_mean;
-use crate::fx::HashSet;
 use crate::syntax::ast::{
     Expr, FieldDecl, IdentityDecl, ObjectDecl, OwnDecl, OwnField, PolicyDecl, PolicyItem,
     SystemDecl, TypeKind,
@@ -289,7 +289,9 @@ impl Resolver {
                 self.lookup().lookup_object(&decl.system, &decl.object);
                 return;
             }
-            self.model.catalog.insert(kind, new_object(kind, &obj.object));
+            self.model
+                .catalog
+                .insert(kind, new_object(kind, &obj.object));
         }
         let mut fields_seen = HashMap::default();
         for field in &decl.fields {
@@ -653,7 +655,12 @@ fn put_field(def: &mut ObjectDef, index: &mut HashMap<String, usize>, field: Fie
     }
 }
 
-fn standard_redeclared(kind: SystemKind, obj: &ObjRef, field: &FieldDecl, std: &FieldDef) -> Diagnostic {
+fn standard_redeclared(
+    kind: SystemKind,
+    obj: &ObjRef,
+    field: &FieldDecl,
+    std: &FieldDef,
+) -> Diagnostic {
     Diagnostic::error(
         Code::NameDuplicate,
         format!(

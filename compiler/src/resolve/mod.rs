@@ -13,7 +13,7 @@ use crate::catalog::Catalog;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::fx::HashMap;
-use crate::model::{Mentions, Model, Names};
+use crate::model::{Mentions, Model, Names, ObjRef};
 use crate::span::Span;
 use crate::syntax::ast::{Item, LinkDecl, ObjectDecl, OwnDecl, SeamFile};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -146,6 +146,10 @@ pub(crate) struct Lookup<'a> {
     names: &'a mut Names,
     mentions: &'a mut Mentions,
     diagnostics: &'a mut Vec<Diagnostic>,
+    /// The objects this lookup found last (a link's two sides, an `own` block's object). The
+    /// model cannot change while a lookup borrows it, so they are found again by comparing
+    /// names, without hashing.
+    recent: [Option<ObjRef>; 2],
 }
 
 impl Lookup<'_> {
@@ -205,6 +209,7 @@ impl Resolver {
                     names: &mut *names,
                     mentions: &mut *mentions,
                     diagnostics: &mut diagnostics,
+                    recent: [None, None],
                 };
                 let resolved = resolve(&mut lookup, item);
                 out.push((resolved, diagnostics));
@@ -263,6 +268,7 @@ impl Resolver {
             names: &mut self.names,
             mentions: &mut self.mentions,
             diagnostics: &mut self.diagnostics,
+            recent: [None, None],
         }
     }
 
@@ -332,7 +338,11 @@ impl Resolver {
 }
 
 /// `seam::name::duplicate` for a second `name` of this kind.
-pub(crate) fn duplicate_name(kind: &str, name: &crate::syntax::ast::Ident, first: Span) -> Diagnostic {
+pub(crate) fn duplicate_name(
+    kind: &str,
+    name: &crate::syntax::ast::Ident,
+    first: Span,
+) -> Diagnostic {
     Diagnostic::error(
         Code::NameDuplicate,
         format!("{kind} `{}` is declared twice", name.name),

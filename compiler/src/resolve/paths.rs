@@ -34,12 +34,25 @@ impl Lookup<'_> {
     }
 
     pub(crate) fn lookup_object(&mut self, system: &Ident, object: &Ident) -> Option<ObjRef> {
+        let recent = self
+            .recent
+            .iter()
+            .flatten()
+            .find(|o| *o.object == *object.name.as_str() && *o.system == *system.name.as_str());
+        if let Some(found) = recent {
+            return Some(found.clone());
+        }
         let kind = self.lookup_system(system)?;
         if self.model.catalog.object(kind, &object.name).is_some() {
-            return Some(ObjRef {
+            let found = ObjRef {
                 system: self.names.get(&system.name),
                 object: self.names.get(&object.name),
-            });
+            };
+            self.recent.rotate_right(1);
+            if let Some(slot) = self.recent.first_mut() {
+                *slot = Some(found.clone());
+            }
+            return Some(found);
         }
         let names = self.model.catalog.object_names(kind);
         let help = did_you_mean(&object.name, names.iter().copied()).unwrap_or_else(|| {
