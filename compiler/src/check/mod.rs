@@ -18,7 +18,7 @@ use crate::model::Model;
 /// more than their cycle check saves).
 const PARALLEL_MIN_MAPPINGS: usize = 2_000;
 
-/// Runs every check. On a large model the cycle check (two thirds of the checks' work: it
+/// Runs every check. On a large model the cycle check (about half of the checks' work: it
 /// builds the whole dependency graph) runs on a second thread beside the others; the
 /// diagnostics come out in the same order either way.
 pub fn run(model: &Model) -> Vec<Diagnostic> {

@@ -9,6 +9,7 @@ use crate::diagnostic::Diagnostic;
 use crate::fx::HashMap;
 use crate::model::{FieldRef, LinkKey, Model, Spanned, Step};
 use crate::span::Span;
+use std::collections::hash_map::Entry;
 
 /// What a claim says about a field. Borrows from the model: building the claims of a spec
 /// with 100,000 mappings allocates no strings.
@@ -51,29 +52,88 @@ impl Claim<'_> {
 
 /// Every claim on every field, in source order per field.
 pub fn claims(model: &Model) -> HashMap<&FieldRef, Vec<Claim<'_>>> {
-    let mut map: HashMap<&FieldRef, Vec<Claim<'_>>> = HashMap::default();
+    grouped(model)
+        .into_iter()
+        .map(|(field, claims)| (field, claims.into_vec()))
+        .collect()
+}
+
+/// The claims on one field. Most fields have one: it is kept without a vector of its own (at
+/// 100,000 mappings, 200,000 allocations fewer).
+enum Claims<'a> {
+    One(Claim<'a>),
+    Many(Vec<Claim<'a>>),
+}
+
+impl<'a> Claims<'a> {
+    fn push(&mut self, claim: Claim<'a>) {
+        match self {
+            Claims::Many(list) => list.push(claim),
+            Claims::One(_) => {
+                if let Claims::One(first) = std::mem::replace(self, Claims::Many(Vec::new())) {
+                    *self = Claims::Many(vec![first, claim]);
+                }
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[Claim<'a>] {
+        match self {
+            Claims::One(claim) => std::slice::from_ref(claim),
+            Claims::Many(list) => list,
+        }
+    }
+
+    fn into_vec(self) -> Vec<Claim<'a>> {
+        match self {
+            Claims::One(claim) => vec![claim],
+            Claims::Many(list) => list,
+        }
+    }
+}
+
+/// [`claims`], each field's claims in a [`Claims`].
+fn grouped(model: &Model) -> HashMap<&FieldRef, Claims<'_>> {
+    let mappings: usize = model.links.iter().map(|l| l.mappings.len() + 1).sum();
+    let mut map: HashMap<&FieldRef, Claims<'_>> =
+        HashMap::with_capacity_and_hasher(model.owns.len() + mappings, Default::default());
+    let mut add = |field, claim| match map.entry(field) {
+        Entry::Occupied(mut e) => e.get_mut().push(claim),
+        Entry::Vacant(e) => {
+            e.insert(Claims::One(claim));
+        }
+    };
     for own in &model.owns {
-        map.entry(&own.field).or_default().push(Claim {
-            kind: ClaimKind::Owned { star: own.star },
-            span: own.span,
-        });
+        add(
+            &own.field,
+            Claim {
+                kind: ClaimKind::Owned { star: own.star },
+                span: own.span,
+            },
+        );
     }
     for link in &model.links {
         if let Some(key) = &link.key {
             let target = key_target(model, key);
-            map.entry(&target.node).or_default().push(Claim {
-                kind: ClaimKind::KeyTarget { link: &link.name },
-                span: target.span,
-            });
+            add(
+                &target.node,
+                Claim {
+                    kind: ClaimKind::KeyTarget { link: &link.name },
+                    span: target.span,
+                },
+            );
         }
         for m in &link.mappings {
-            map.entry(&m.target.node).or_default().push(Claim {
-                kind: ClaimKind::Replica {
-                    source: &m.source.node,
-                    link: &link.name,
+            add(
+                &m.target.node,
+                Claim {
+                    kind: ClaimKind::Replica {
+                        source: &m.source.node,
+                        link: &link.name,
+                    },
+                    span: m.target.span,
                 },
-                span: m.target.span,
-            });
+            );
         }
     }
     for workflow in &model.workflows {
@@ -83,17 +143,22 @@ pub fn claims(model: &Model) -> HashMap<&FieldRef, Vec<Claim<'_>>> {
                 _ => continue,
             };
             for a in assignments {
-                map.entry(&a.field.node).or_default().push(Claim {
-                    kind: ClaimKind::WorkflowWrite {
-                        workflow: &workflow.name,
+                add(
+                    &a.field.node,
+                    Claim {
+                        kind: ClaimKind::WorkflowWrite {
+                            workflow: &workflow.name,
+                        },
+                        span: a.field.span,
                     },
-                    span: a.field.span,
-                });
+                );
             }
         }
     }
-    for list in map.values_mut().filter(|l| l.len() > 1) {
-        list.sort_by_key(|c| c.span);
+    for claims in map.values_mut() {
+        if let Claims::Many(list) = claims {
+            list.sort_by_key(|c| c.span);
+        }
     }
     map
 }
@@ -112,26 +177,22 @@ pub fn key_target<'a>(model: &Model, key: &'a LinkKey) -> &'a Spanned<FieldRef> 
 }
 
 pub fn check(model: &Model) -> Vec<Diagnostic> {
-    let claims = claims(model);
+    let claims = grouped(model);
     let mut out = Vec::new();
     not_owner(model, &claims, &mut out);
     // Diagnostics are sorted by position at the end, so the map's order does not matter.
     for (field, list) in &claims {
-        conflicts(model, field, list, &mut out);
+        conflicts(model, field, list.as_slice(), &mut out);
     }
     out
 }
 
 /// Rule 1: a field that crosses the seam must be owned by its own system.
-fn not_owner(
-    model: &Model,
-    claims: &HashMap<&FieldRef, Vec<Claim<'_>>>,
-    out: &mut Vec<Diagnostic>,
-) {
+fn not_owner(model: &Model, claims: &HashMap<&FieldRef, Claims<'_>>, out: &mut Vec<Diagnostic>) {
     for link in &model.links {
         for m in &link.mappings {
             let source = &m.source.node;
-            let on_source = claims.get(source);
+            let on_source = claims.get(source).map(Claims::as_slice);
             let owned = on_source
                 .is_some_and(|l| l.iter().any(|c| matches!(c.kind, ClaimKind::Owned { .. })));
             if owned {

@@ -393,11 +393,14 @@ fn mapping_into_a_key_target_says_it_is_the_key() {
 /// A large spec (past every threshold for threads) with a two-field loop in the first link
 /// (also an ownership conflict) and a value map missing an arm in the last.
 fn large_spec_with_errors() -> String {
-    let src = crate::synthetic::spec(2_500).replacen(
-        "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n",
-        "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n  snow.u_obj0.u_f0 -> sf.Obj0__c.F0__c\n",
-        1,
-    );
+    let src = crate::synthetic::spec(2_500)
+        .replacen(
+            "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n",
+            "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n  snow.u_obj0.u_f0 -> sf.Obj0__c.F0__c\n",
+            1,
+        )
+        .replacen("  F0__c: text\n", "  F0__c: text\n  Spare__c: text\n", 1)
+        .replacen("  F1__c: text\n", "  F1__c: number\n", 1);
     let arm = " \"C\" => \"3\"";
     let at = src.rfind(arm).unwrap();
     format!("{}{}", &src[..at], &src[at + arm.len()..])
@@ -412,7 +415,13 @@ fn the_cycle_check_on_its_own_thread_reports_the_same_in_the_same_order() {
     assert_eq!(super::run_on(&model, true), serial);
     assert_eq!(super::run(&model), serial);
     // Diagnostics from both sides of the thread split.
-    for code in [Code::Cycle, Code::OwnershipConflict, Code::MapIncomplete] {
+    for code in [
+        Code::Cycle,
+        Code::OwnershipConflict,
+        Code::MapIncomplete,
+        Code::TypeMismatch,
+        Code::Unused,
+    ] {
         assert!(serial.iter().any(|d| d.code == code), "no {code:?}");
     }
 }

@@ -4,16 +4,26 @@
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::fx::HashSet;
-use crate::model::{Cond, FieldRef, Model, Operand, Step, TemplatePart, Trigger, Value, ValuePath};
+use crate::model::{
+    Cond, CustomField, FieldRef, Model, Operand, Step, TemplatePart, Trigger, Value, ValuePath,
+};
 
 pub fn check(model: &Model) -> Vec<Diagnostic> {
-    let used = referenced_fields(model);
     let mut out = Vec::new();
-    for custom in &model.custom_fields {
-        if !used.contains(&custom.field)
-            && !model.mentions.fields.contains(&custom.field)
-            && !is_derivation_input(model, &custom.field)
-        {
+    // A field the spec mentions is used. Resolving mentions every field it references, so on
+    // a model from `resolve` the fields left are the unused ones: usually none, and the set of
+    // referenced fields (a hash insert per reference) is built only when some are left.
+    let unmentioned: Vec<&CustomField> = model
+        .custom_fields
+        .iter()
+        .filter(|c| !model.mentions.fields.contains(&c.field))
+        .collect();
+    let used = match unmentioned.is_empty() {
+        true => HashSet::default(),
+        false => referenced_fields(model),
+    };
+    for custom in unmentioned {
+        if !used.contains(&custom.field) && !is_derivation_input(model, &custom.field) {
             out.push(
                 Diagnostic::warning(
                     Code::Unused,

@@ -1,16 +1,18 @@
 //! Systems, objects (custom fields), identities, `own` blocks and the policy.
 
 use super::workflows::Scope;
-use super::Resolver;
+use super::{Lookup, Resolver};
 use crate::catalog::{FieldDef, FieldType, ObjectDef, SystemKind};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::fx::HashMap;
+use crate::fx::HashSet;
 use crate::model::{Alert, CustomField, Identity, ObjRef, OwnClaim, Retry, System};
 use crate::span::Span;
 use crate::suggest::did_you_mean;
 use crate::syntax::ast::{
-    Expr, IdentityDecl, ObjectDecl, OwnDecl, OwnField, PolicyDecl, PolicyItem, SystemDecl, TypeKind,
+    Expr, FieldDecl, IdentityDecl, ObjectDecl, OwnDecl, OwnField, PolicyDecl, PolicyItem,
+    SystemDecl, TypeKind,
 };
 
 /// Settings a `system` block accepts, per kind.
@@ -207,8 +209,60 @@ impl Resolver {
         }
     }
 
+    /// Every `object` block, in order. The fields of different objects do not depend on each
+    /// other, so on a large spec each object's fields are resolved by [`Lookup::object_fields`]
+    /// (on two threads, see [`Resolver::each`]) and the objects recorded here in file order;
+    /// what a block needs from the blocks before it (a duplicate, an unknown object's
+    /// suggestions) is decided here, by [`Resolver::object`]. When two blocks would extend the
+    /// same catalogue object (two aliases of one platform), every block goes through
+    /// [`Resolver::object`] in order instead.
+    pub(crate) fn objects<'a>(&mut self, decls: &[&'a ObjectDecl]) {
+        let mut seen = HashMap::default();
+        // Per block, the platform when its fields can be resolved on their own.
+        let mut keys = HashSet::default();
+        let mut catalogue_keys = HashSet::default();
+        let mut shared = false;
+        let mut alone = |decl: &'a ObjectDecl| {
+            let kind = self.model.kind(&decl.system.name)?;
+            let object = decl.object.name.as_str();
+            if !keys.insert((decl.system.name.as_str(), object)) {
+                return None;
+            }
+            shared |= !catalogue_keys.insert((kind, object));
+            let known = self.model.catalog.object(kind, object).is_some();
+            (known || (kind != SystemKind::Slack && kind.is_custom_name(object))).then_some(kind)
+        };
+        let alone: Vec<(&'a ObjectDecl, Option<SystemKind>)> =
+            decls.iter().map(|&decl| (decl, alone(decl))).collect();
+        if shared {
+            for decl in decls {
+                self.object(decl, &mut seen);
+            }
+            return;
+        }
+        let resolved = self.each(
+            &alone,
+            |(decl, _)| decl.fields.len() + 1,
+            |lookup, &(decl, kind)| kind.map(|kind| lookup.object_fields(decl, kind)),
+        );
+        for ((decl, kind), (fields, diagnostics)) in alone.into_iter().zip(resolved) {
+            match (kind, fields) {
+                (Some(kind), Some((def, custom))) => {
+                    seen.insert(
+                        (decl.system.name.clone(), decl.object.name.clone()),
+                        decl.object.span,
+                    );
+                    self.diagnostics.extend(diagnostics);
+                    self.model.catalog.insert(kind, def);
+                    self.model.custom_fields.extend(custom);
+                }
+                _ => self.object(decl, &mut seen),
+            }
+        }
+    }
+
     pub(crate) fn object(&mut self, decl: &ObjectDecl, seen: &mut HashMap<(String, String), Span>) {
-        let Some(kind) = self.lookup_system(&decl.system) else {
+        let Some(kind) = self.lookup().lookup_system(&decl.system) else {
             return;
         };
         let key = (decl.system.name.clone(), decl.object.name.clone());
@@ -232,22 +286,12 @@ impl Resolver {
         };
         if self.model.catalog.object(kind, &obj.object).is_none() {
             if kind == SystemKind::Slack || !kind.is_custom_name(&obj.object) {
-                self.lookup_object(&decl.system, &decl.object);
+                self.lookup().lookup_object(&decl.system, &decl.object);
                 return;
             }
-            self.model.catalog.insert(
-                kind,
-                ObjectDef {
-                    name: obj.object.to_string(),
-                    label: obj.object.to_string(),
-                    key_prefix: None,
-                    auto_number: None,
-                    fields: vec![
-                        FieldDef::new(kind.id_field(), "Record ID", FieldType::Id).read_only()
-                    ],
-                    standard: false,
-                },
-            );
+            self.model
+                .catalog
+                .insert(kind, new_object(kind, &obj.object));
         }
         let mut fields_seen = HashMap::default();
         for field in &decl.fields {
@@ -268,49 +312,15 @@ impl Resolver {
                             .catalog
                             .put_field(kind, &obj.object, FieldDef { ty, ..std });
                     } else {
-                        self.error(
-                            Diagnostic::error(
-                                Code::NameDuplicate,
-                                format!(
-                                    "`{obj}.{}` is a standard field and cannot be redeclared",
-                                    field.name.name
-                                ),
-                                field.name.span,
-                            )
-                            .with_label(format!("already a {} field of `{obj}`", std.ty.describe()))
-                            .with_help(custom_hint(kind, &field.name.name)),
-                        );
+                        self.error(standard_redeclared(kind, &obj, field, &std));
                     }
                 }
                 _ if !kind.is_custom_name(&field.name.name) => {
-                    let help = self
-                        .model
-                        .catalog
-                        .object(kind, &obj.object)
-                        .and_then(|o| {
-                            did_you_mean(&field.name.name, o.fields.iter().map(|f| f.name.as_str()))
-                        })
-                        .unwrap_or_else(|| custom_hint(kind, &field.name.name));
-                    self.error(
-                        Diagnostic::error(
-                            Code::NameUnknown,
-                            format!("unknown field `{obj}.{}`", field.name.name),
-                            field.name.span,
-                        )
-                        .with_label(format!(
-                            "neither a standard field of `{obj}` nor a custom name"
-                        ))
-                        .with_help(help),
-                    );
+                    let def = self.model.catalog.object(kind, &obj.object);
+                    self.error(not_custom(kind, &obj, field, def));
                 }
                 _ => {
-                    let mut def = FieldDef::new(&field.name.name, &field.name.name, ty);
-                    def.standard = false;
-                    def.unique = field.unique.is_some();
-                    if let TypeKind::Ref(target) = &field.ty.kind {
-                        def.relationship =
-                            Some(relationship_name(kind, &field.name.name, &target.name));
-                    }
+                    let def = custom_field(kind, field, ty);
                     self.model.catalog.put_field(kind, &obj.object, def);
                     self.model.custom_fields.push(CustomField {
                         field: obj.field(self.names.get(&field.name.name)),
@@ -333,7 +343,7 @@ impl Resolver {
         for field in &decl.fields {
             if let TypeKind::Ref(target) = &field.ty.kind {
                 if self.model.catalog.object(kind, &target.name).is_none() {
-                    self.lookup_object(&decl.system, target);
+                    self.lookup().lookup_object(&decl.system, target);
                 }
             }
             let Some(from) = &field.derived_from else {
@@ -345,7 +355,7 @@ impl Resolver {
             };
             let mut inputs = Vec::new();
             for input in from {
-                if self.lookup_field(&obj, input).is_some() {
+                if self.lookup().lookup_field(&obj, input).is_some() {
                     inputs.push(input.name.clone());
                 }
             }
@@ -382,8 +392,8 @@ impl Resolver {
             );
             return;
         }
-        let left = self.field_path(&decl.left, "identity keys");
-        let right = self.field_path(&decl.right, "identity keys");
+        let left = self.lookup().field_path(&decl.left, "identity keys");
+        let right = self.lookup().field_path(&decl.right, "identity keys");
         let (Some(left), Some(right)) = (left, right) else {
             return;
         };
@@ -396,77 +406,6 @@ impl Resolver {
             right,
             span: decl.span,
         });
-    }
-
-    pub(crate) fn identity_by_name(&mut self, name: &crate::syntax::ast::Ident) -> Option<usize> {
-        if let Some(&i) = self.identity_index.get(&name.name) {
-            self.model.mentions.identities.insert(name.name.clone());
-            return Some(i);
-        }
-        let names: Vec<String> = self
-            .model
-            .identities
-            .iter()
-            .map(|i| i.name.clone())
-            .collect();
-        let near = crate::suggest::nearest(&name.name, names.iter().map(String::as_str));
-        // The identity the author most likely meant is not also reported as unused.
-        if let Some(near) = near {
-            self.model.mentions.identities.insert(near.to_string());
-        }
-        let help =
-            did_you_mean(&name.name, names.iter().map(String::as_str)).unwrap_or_else(|| {
-                format!(
-                    "declare it: `identity {} = sf.Account.Key__c <-> snow.core_company.u_key`",
-                    name.name
-                )
-            });
-        self.error(
-            Diagnostic::error(
-                Code::NameUnknown,
-                format!("unknown identity `{}`", name.name),
-                name.span,
-            )
-            .with_label("no `identity` has this name")
-            .with_help(help),
-        );
-        None
-    }
-
-    pub(crate) fn own(&mut self, decl: &OwnDecl) {
-        if self.lookup_system(&decl.system).is_none() {
-            return;
-        }
-        for entry in &decl.entries {
-            let Some(obj) = self.lookup_object(&decl.system, &entry.object) else {
-                continue;
-            };
-            match &entry.field {
-                OwnField::Named(field) => {
-                    if let Some(field) = self.lookup_field(&obj, field) {
-                        self.model.owns.push(OwnClaim {
-                            field,
-                            span: entry.span,
-                            star: false,
-                        });
-                    }
-                }
-                OwnField::All(_) => {
-                    let kind = self.model.kind(&obj.system);
-                    let names: Vec<String> = kind
-                        .and_then(|k| self.model.catalog.object(k, &obj.object))
-                        .map(|o| o.fields.iter().map(|f| f.name.clone()).collect())
-                        .unwrap_or_default();
-                    for name in names {
-                        self.model.owns.push(OwnClaim {
-                            field: obj.field(self.names.get(&name)),
-                            span: entry.span,
-                            star: true,
-                        });
-                    }
-                }
-            }
-        }
     }
 
     pub(crate) fn policy(&mut self, decl: &PolicyDecl) {
@@ -507,8 +446,8 @@ impl Resolver {
                     span,
                 } => {
                     let mut scope = Scope::for_alerts();
-                    let action = self.action(&mut scope, call);
-                    let condition = self.condition(&mut scope, condition);
+                    let action = self.lookup().action(&mut scope, call);
+                    let condition = self.lookup().condition(&mut scope, condition);
                     if let (Some((system, action, args)), Some(condition)) = (action, condition) {
                         self.model.policy.alerts.push(Alert {
                             system,
@@ -536,6 +475,223 @@ impl Resolver {
             }
         }
     }
+}
+
+impl Lookup<'_> {
+    /// The fields of an `object` block that is not a duplicate, of an object that exists or
+    /// may be created: the object as the block leaves it, and its custom fields. What
+    /// [`Resolver::object`] does to the catalogue, field by field, done on a copy of the
+    /// object (with the same diagnostics, in the same order).
+    pub(crate) fn object_fields(
+        &mut self,
+        decl: &ObjectDecl,
+        kind: SystemKind,
+    ) -> (ObjectDef, Vec<CustomField>) {
+        let model = self.model;
+        let obj = ObjRef {
+            system: self.names.get(&decl.system.name),
+            object: self.names.get(&decl.object.name),
+        };
+        let mut def = match model.catalog.object(kind, &obj.object) {
+            Some(def) => def.clone(),
+            None => new_object(kind, &obj.object),
+        };
+        // Field name -> index into `def.fields`, as the catalogue's own index.
+        let mut index: HashMap<String, usize> = def
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
+        let mut custom = Vec::new();
+        let mut fields_seen: HashMap<&str, Span> = HashMap::default();
+        for field in &decl.fields {
+            let name = field.name.name.as_str();
+            if let Some(&first) = fields_seen.get(name) {
+                self.error(super::duplicate_name("field", &field.name, first));
+                continue;
+            }
+            fields_seen.insert(name, field.name.span);
+            let ty = convert_type(&field.ty.kind);
+            let existing = index.get(name).and_then(|&i| def.fields.get(i));
+            match existing {
+                Some(std) if std.standard => {
+                    if let (FieldType::Picklist { .. }, FieldType::Picklist { .. }) = (&std.ty, &ty)
+                    {
+                        let replaced = FieldDef { ty, ..std.clone() };
+                        put_field(&mut def, &mut index, replaced);
+                    } else {
+                        let d = standard_redeclared(kind, &obj, field, std);
+                        self.error(d);
+                    }
+                }
+                _ if !kind.is_custom_name(name) => {
+                    let d = not_custom(kind, &obj, field, Some(&def));
+                    self.error(d);
+                }
+                _ => {
+                    put_field(&mut def, &mut index, custom_field(kind, field, ty));
+                    custom.push(CustomField {
+                        field: obj.field(self.names.get(name)),
+                        span: field.name.span,
+                    });
+                }
+            }
+        }
+        (def, custom)
+    }
+
+    /// The claims of an `own` block, in order.
+    pub(crate) fn own(&mut self, decl: &OwnDecl) -> Vec<OwnClaim> {
+        let mut claims = Vec::new();
+        if self.lookup_system(&decl.system).is_none() {
+            return claims;
+        }
+        for entry in &decl.entries {
+            let Some(obj) = self.lookup_object(&decl.system, &entry.object) else {
+                continue;
+            };
+            match &entry.field {
+                OwnField::Named(field) => {
+                    if let Some(field) = self.lookup_field(&obj, field) {
+                        claims.push(OwnClaim {
+                            field,
+                            span: entry.span,
+                            star: false,
+                        });
+                    }
+                }
+                OwnField::All(_) => {
+                    let kind = self.model.kind(&obj.system);
+                    let names: Vec<String> = kind
+                        .and_then(|k| self.model.catalog.object(k, &obj.object))
+                        .map(|o| o.fields.iter().map(|f| f.name.clone()).collect())
+                        .unwrap_or_default();
+                    for name in names {
+                        claims.push(OwnClaim {
+                            field: obj.field(self.names.get(&name)),
+                            span: entry.span,
+                            star: true,
+                        });
+                    }
+                }
+            }
+        }
+        claims
+    }
+
+    pub(crate) fn identity_by_name(&mut self, name: &crate::syntax::ast::Ident) -> Option<usize> {
+        if let Some(&i) = self.identity_index.get(&name.name) {
+            self.mentions.identities.insert(name.name.clone());
+            return Some(i);
+        }
+        let names: Vec<String> = self
+            .model
+            .identities
+            .iter()
+            .map(|i| i.name.clone())
+            .collect();
+        let near = crate::suggest::nearest(&name.name, names.iter().map(String::as_str));
+        // The identity the author most likely meant is not also reported as unused.
+        if let Some(near) = near {
+            self.mentions.identities.insert(near.to_string());
+        }
+        let help =
+            did_you_mean(&name.name, names.iter().map(String::as_str)).unwrap_or_else(|| {
+                format!(
+                    "declare it: `identity {} = sf.Account.Key__c <-> snow.core_company.u_key`",
+                    name.name
+                )
+            });
+        self.error(
+            Diagnostic::error(
+                Code::NameUnknown,
+                format!("unknown identity `{}`", name.name),
+                name.span,
+            )
+            .with_label("no `identity` has this name")
+            .with_help(help),
+        );
+        None
+    }
+}
+
+/// A custom object as a block creates it: its id field only.
+fn new_object(kind: SystemKind, name: &str) -> ObjectDef {
+    ObjectDef {
+        name: name.to_string(),
+        label: name.to_string(),
+        key_prefix: None,
+        auto_number: None,
+        fields: vec![FieldDef::new(kind.id_field(), "Record ID", FieldType::Id).read_only()],
+        standard: false,
+    }
+}
+
+/// A declared custom field's catalogue entry.
+fn custom_field(kind: SystemKind, field: &FieldDecl, ty: FieldType) -> FieldDef {
+    let mut def = FieldDef::new(&field.name.name, &field.name.name, ty);
+    def.standard = false;
+    def.unique = field.unique.is_some();
+    if let TypeKind::Ref(target) = &field.ty.kind {
+        def.relationship = Some(relationship_name(kind, &field.name.name, &target.name));
+    }
+    def
+}
+
+/// Adds a field to an object, or replaces the field of the same name (`Catalog::put_field`
+/// on a copy of the object, with its own index).
+fn put_field(def: &mut ObjectDef, index: &mut HashMap<String, usize>, field: FieldDef) {
+    match index.get(&field.name) {
+        Some(&i) => {
+            if let Some(slot) = def.fields.get_mut(i) {
+                *slot = field;
+            }
+        }
+        None => {
+            index.insert(field.name.clone(), def.fields.len());
+            def.fields.push(field);
+        }
+    }
+}
+
+fn standard_redeclared(
+    kind: SystemKind,
+    obj: &ObjRef,
+    field: &FieldDecl,
+    std: &FieldDef,
+) -> Diagnostic {
+    Diagnostic::error(
+        Code::NameDuplicate,
+        format!(
+            "`{obj}.{}` is a standard field and cannot be redeclared",
+            field.name.name
+        ),
+        field.name.span,
+    )
+    .with_label(format!("already a {} field of `{obj}`", std.ty.describe()))
+    .with_help(custom_hint(kind, &field.name.name))
+}
+
+/// A field that is neither a standard field of `def` nor named as a custom field.
+fn not_custom(
+    kind: SystemKind,
+    obj: &ObjRef,
+    field: &FieldDecl,
+    def: Option<&ObjectDef>,
+) -> Diagnostic {
+    let help = def
+        .and_then(|o| did_you_mean(&field.name.name, o.fields.iter().map(|f| f.name.as_str())))
+        .unwrap_or_else(|| custom_hint(kind, &field.name.name));
+    Diagnostic::error(
+        Code::NameUnknown,
+        format!("unknown field `{obj}.{}`", field.name.name),
+        field.name.span,
+    )
+    .with_label(format!(
+        "neither a standard field of `{obj}` nor a custom name"
+    ))
+    .with_help(help)
 }
 
 pub(crate) fn backticked(names: &[&str]) -> String {

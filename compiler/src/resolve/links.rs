@@ -1,7 +1,7 @@
 //! `link` blocks: the two objects, the key, the `open` rules and the mappings.
 
 use super::workflows::Scope;
-use super::Resolver;
+use super::{Lookup, Resolver};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::{FieldRef, Link, LinkKey, Mapping, ObjRef, Open, Spanned};
@@ -9,33 +9,81 @@ use crate::suggest::did_you_mean;
 use crate::syntax::ast::{Ident, LinkDecl, LinkItem};
 
 impl Resolver {
-    pub(crate) fn link(&mut self, decl: &LinkDecl) {
-        if let Some(entry) = self.link_index.get(&decl.name.name) {
-            let first = entry
-                .and_then(|i| self.model.links.get(i))
-                .map(|l| l.name_span)
-                .unwrap_or(decl.name.span);
-            self.error(
-                Diagnostic::error(
-                    Code::NameDuplicate,
-                    format!("link `{}` is declared twice", decl.name.name),
-                    decl.name.span,
-                )
-                .with_label("declared again here")
-                .with_secondary(first, "first declared here")
-                .with_help("rename one of them: link names are unique in a file"),
-            );
-            return;
+    /// Every `link` block, in order. Each link is resolved independently of the others (it
+    /// reads the systems, objects and identities, all known by now), so on a large spec they
+    /// are resolved on two threads ([`Resolver::each`]), then recorded here in file order: the
+    /// model, the link indices and the order of the diagnostics are those of a serial run.
+    pub(crate) fn links(&mut self, decls: &[&LinkDecl]) {
+        // A duplicate is reported, not resolved: which ones are, is known from the names.
+        let mut seen = crate::fx::HashSet::default();
+        let decls: Vec<(&LinkDecl, bool)> = decls
+            .iter()
+            .map(|&d| (d, seen.insert(d.name.name.as_str())))
+            .collect();
+        let resolved = self.each(
+            &decls,
+            |(d, _)| d.items.len() + 1,
+            |lookup, &(decl, first)| first.then(|| lookup.link(decl)).flatten(),
+        );
+        for ((decl, first), (link, diagnostics)) in decls.into_iter().zip(resolved) {
+            if !first {
+                self.duplicate_link(decl);
+                continue;
+            }
+            self.diagnostics.extend(diagnostics);
+            self.add_link(decl, link);
         }
+    }
+
+    /// Reports a link whose name an earlier link has; true if `decl` is one.
+    pub(crate) fn duplicate_link(&mut self, decl: &LinkDecl) -> bool {
+        let Some(entry) = self.link_index.get(&decl.name.name) else {
+            return false;
+        };
+        let first = entry
+            .and_then(|i| self.model.links.get(i))
+            .map(|l| l.name_span)
+            .unwrap_or(decl.name.span);
+        self.error(
+            Diagnostic::error(
+                Code::NameDuplicate,
+                format!("link `{}` is declared twice", decl.name.name),
+                decl.name.span,
+            )
+            .with_label("declared again here")
+            .with_secondary(first, "first declared here")
+            .with_help("rename one of them: link names are unique in a file"),
+        );
+        true
+    }
+
+    /// Records a link that is not a duplicate, resolved by [`Lookup::link`] (`None`: its
+    /// sides did not resolve; the name is remembered so later references to it do not
+    /// cascade).
+    pub(crate) fn add_link(&mut self, decl: &LinkDecl, link: Option<Link>) {
+        match link {
+            Some(link) => {
+                self.link_index
+                    .insert(decl.name.name.clone(), Some(self.model.links.len()));
+                self.model.links.push(link);
+            }
+            None => {
+                self.link_index.insert(decl.name.name.clone(), None);
+            }
+        }
+    }
+}
+
+impl Lookup<'_> {
+    /// A link that is not a duplicate: `None` if its sides did not resolve. Then what the link
+    /// names is still resolved: real typos inside it are reported, and what it uses is not
+    /// then reported as unused.
+    pub(crate) fn link(&mut self, decl: &LinkDecl) -> Option<Link> {
         let left = self.object_path(&decl.left);
         let right = self.object_path(&decl.right);
         let (Some(left), Some(right)) = (left, right) else {
-            // Remember the name so later references to it do not cascade, and resolve what the
-            // link names: real typos inside it are reported, and what it uses is not then
-            // reported as unused.
-            self.link_index.insert(decl.name.name.clone(), None);
             self.link_items_unchecked(decl);
-            return;
+            return None;
         };
         let mut link = Link {
             name: decl.name.name.clone(),
@@ -54,9 +102,7 @@ impl Resolver {
                 LinkItem::Mapping(m) => self.link_mapping(&mut link, m),
             }
         }
-        self.link_index
-            .insert(decl.name.name.clone(), Some(self.model.links.len()));
-        self.model.links.push(link);
+        Some(link)
     }
 
     /// The items of a link whose sides did not resolve: names only, no side checks.

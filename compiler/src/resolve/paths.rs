@@ -1,6 +1,6 @@
 //! Looking up systems, objects, fields and walked paths, with "did you mean" suggestions.
 
-use super::Resolver;
+use super::Lookup;
 use crate::catalog::{FieldType, SystemKind};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
@@ -8,7 +8,7 @@ use crate::model::{FieldRef, ObjRef, Spanned, ValuePath};
 use crate::suggest::{did_you_mean, nearest};
 use crate::syntax::ast::{Ident, Path};
 
-impl Resolver {
+impl Lookup<'_> {
     pub(crate) fn lookup_system(&mut self, alias: &Ident) -> Option<SystemKind> {
         if let Some(kind) = self.model.kind(&alias.name) {
             return Some(kind);
@@ -34,12 +34,25 @@ impl Resolver {
     }
 
     pub(crate) fn lookup_object(&mut self, system: &Ident, object: &Ident) -> Option<ObjRef> {
+        let recent = self
+            .recent
+            .iter()
+            .flatten()
+            .find(|o| *o.object == *object.name.as_str() && *o.system == *system.name.as_str());
+        if let Some(found) = recent {
+            return Some(found.clone());
+        }
         let kind = self.lookup_system(system)?;
         if self.model.catalog.object(kind, &object.name).is_some() {
-            return Some(ObjRef {
+            let found = ObjRef {
                 system: self.names.get(&system.name),
                 object: self.names.get(&object.name),
-            });
+            };
+            self.recent.rotate_right(1);
+            if let Some(slot) = self.recent.first_mut() {
+                *slot = Some(found.clone());
+            }
+            return Some(found);
         }
         let names = self.model.catalog.object_names(kind);
         let help = did_you_mean(&object.name, names.iter().copied()).unwrap_or_else(|| {
@@ -72,7 +85,7 @@ impl Resolver {
             .is_some()
         {
             let found = object.field(self.names.get(&field.name));
-            self.model.mentions.fields.insert(found.clone());
+            self.mentions.fields.insert(found.clone());
             return Some(found);
         }
         let near = self
@@ -85,7 +98,7 @@ impl Resolver {
         // not also report it as unused.
         if let Some(near) = &near {
             let near = self.names.get(near);
-            self.model.mentions.fields.insert(object.field(near));
+            self.mentions.fields.insert(object.field(near));
         }
         let help = near
             .map(|n| format!("did you mean `{n}`?"))
@@ -242,7 +255,7 @@ impl Resolver {
             if let FieldType::Ref { targets } = &def.ty {
                 if targets.len() == 1 {
                     let reference = from.field(self.names.get(&def.name));
-                    self.model.mentions.fields.insert(reference.clone());
+                    self.mentions.fields.insert(reference.clone());
                     return Some(reference);
                 }
                 let name = def.name.clone();

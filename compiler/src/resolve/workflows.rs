@@ -1,7 +1,7 @@
 //! Workflows (trigger, guard, steps), and the values and conditions that steps, `open` rules and
 //! alerts share.
 
-use super::Resolver;
+use super::Lookup;
 use crate::catalog::{SystemKind, SLACK_ACTIONS};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
@@ -33,8 +33,9 @@ impl Scope {
     }
 }
 
-impl Resolver {
-    pub(crate) fn workflow(&mut self, decl: &ast::WorkflowDecl) {
+impl Lookup<'_> {
+    /// A workflow, when everything it names resolved.
+    pub(crate) fn workflow(&mut self, decl: &ast::WorkflowDecl) -> Option<Workflow> {
         let trigger = match &decl.trigger {
             ast::Trigger::Becomes { path, value, .. } => {
                 self.field_path(path, "triggers")
@@ -62,21 +63,21 @@ impl Resolver {
             }
         }
         let (Some(trigger), true) = (trigger, complete) else {
-            return;
+            return None;
         };
         let guard = match guard {
             Some(Some(g)) => Some(g),
-            Some(None) => return,
+            Some(None) => return None,
             None => None,
         };
-        self.model.workflows.push(Workflow {
+        Some(Workflow {
             name: decl.name.name.clone(),
             name_span: decl.name.span,
             trigger,
             guard,
             steps,
             span: decl.span,
-        });
+        })
     }
 
     fn step(
