@@ -9,7 +9,8 @@
 //! The sandbox (Salesforce and ServiceNow emulators) runs in this process; the runtime runs as
 //! its own process (`seam run` of the release binary, `SEAM_BIN` or `target/release/seam`, on a
 //! temporary SQLite file), so its peak RSS is its own. The driver makes real Salesforce writes
-//! (PATCH of a Case's Subject); the sandbox's own signed change webhooks carry them to the system
+//! (PATCH of a Case's Subject, through the sandbox's router in process: no client or socket of
+//! the driver's in the sandbox's CPU); the sandbox's own signed change webhooks carry them to the system
 //! under test, which reads the Case and writes its incident; a watcher of ServiceNow's commits
 //! times each value's arrival ([`driver`]). Every event touches a different Case from the others
 //! in flight (CASES > WINDOW), so nothing is coalesced: each costs one GET and one PATCH.
@@ -128,7 +129,7 @@ async fn bench() -> R<()> {
     let env = sb.example_env();
     let http = reqwest::Client::new();
     let watch = sb
-        .watch(SystemKind::ServiceNow)
+        .watch_raw(SystemKind::ServiceNow)
         .ok_or("the sandbox cannot watch ServiceNow")?;
 
     // The runtime, as its own process.
@@ -147,7 +148,7 @@ async fn bench() -> R<()> {
         cases.len()
     );
     let driver = Driver::new(
-        sb.salesforce_url(),
+        sb.salesforce_router(),
         sb.salesforce_token(),
         cases.clone(),
         watch,
