@@ -92,7 +92,11 @@ fn cpu_secs(pid: &str) -> R<f64> {
     }
 }
 
-#[tokio::main(flavor = "multi_thread")]
+/// The sandbox and the driver share one thread (a single-threaded Tokio runtime): their
+/// tasks hand work to each other all the time, and on one thread that is a queue push, not a
+/// wake-up of another thread (a futex call and a context switch). The relay has its own thread
+/// ([`relay::start`]); the runtime under test is its own process.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match bench().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -180,7 +184,7 @@ async fn bench() -> R<()> {
             ))
         })
         .collect();
-    let (relay_url, relay_task) = relay::start(relay::Relay {
+    let (relay_url, relay_server) = relay::start(relay::Relay {
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(1024)
             .build()
@@ -192,12 +196,11 @@ async fn bench() -> R<()> {
         snow_user: env.get("SNOW_USER").cloned().unwrap_or_default(),
         snow_password: env.get("SNOW_PASSWORD").cloned().unwrap_or_default(),
         twins,
-    })
-    .await?;
+    })?;
     sb.set_webhook_url(SystemKind::Salesforce, Some(relay_url));
     let relay = measure("bare relay", &driver, &args, None).await?;
     let synced = count_synced(&sb, &cases);
-    relay_task.abort();
+    drop(relay_server);
     if synced != cases.len() {
         return Err(format!(
             "relay: only {synced} of {} incidents match their Case's Subject",
