@@ -123,6 +123,10 @@ pub fn form_urlencoded(body: &[u8]) -> Vec<(String, String)> {
 
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
+    if !bytes.iter().any(|b| matches!(b, b'+' | b'%')) {
+        // Nothing to decode (nearly every parameter): the text as it is.
+        return s.to_string();
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -145,7 +149,10 @@ pub fn percent_decode(s: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    match String::from_utf8(out) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
 }
 
 pub fn percent_encode(s: &str) -> String {
@@ -166,4 +173,58 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The decoding as it was before the fast path and the copy-free ending.
+    fn percent_decode_before(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes.get(i) {
+                Some(b'+') => out.push(b' '),
+                Some(b'%') => {
+                    let hex = bytes
+                        .get(i + 1..i + 3)
+                        .and_then(|h| std::str::from_utf8(h).ok());
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                Some(b) => out.push(*b),
+                None => break,
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn percent_decode_is_unchanged() {
+        for s in [
+            "",
+            "plain",
+            "AccountId,Description,Id,Priority,Subject,Type",
+            "a+b",
+            "100%",
+            "%2",
+            "%zz%41",
+            "%C3%A9t%C3%A9",
+            "%FF%FE",
+            "%C3",
+            "Z%C3%BCrich+%E2%80%94",
+            "é ü — ✓",
+            "%E2%80",
+        ] {
+            assert_eq!(percent_decode(s), percent_decode_before(s), "{s:?}");
+        }
+    }
 }
