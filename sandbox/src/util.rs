@@ -2,9 +2,12 @@
 
 use axum::http::HeaderMap;
 use base64::Engine;
+use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rand::Rng;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 
 /// Random lowercase hex (tokens, secrets). Not seeded: secrets must not be predictable.
 pub fn random_hex(bytes: usize) -> String {
@@ -23,14 +26,32 @@ pub fn display_addr(a: SocketAddr) -> String {
     }
 }
 
+const SF_DATETIME: &str = "%Y-%m-%dT%H:%M:%S%.3f+0000";
+const SN_DATETIME: &str = "%Y-%m-%d %H:%M:%S";
+
+/// A strftime format parsed once (every write stamps a record: `format` would parse the
+/// format string again each time).
+fn parsed(format: &'static str) -> Vec<Item<'static>> {
+    StrftimeItems::new(format).parse().unwrap_or_default()
+}
+
+static SF_ITEMS: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| parsed(SF_DATETIME));
+static SN_ITEMS: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| parsed(SN_DATETIME));
+
+fn format_items(t: DateTime<Utc>, items: &[Item<'static>], len: usize) -> String {
+    let mut out = String::with_capacity(len);
+    let _ = write!(out, "{}", t.format_with_items(items.iter()));
+    out
+}
+
 /// Salesforce REST date-time: `2013-05-20T20:49:32.000+0000`.
 pub fn sf_datetime(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+    format_items(t, &SF_ITEMS, 28)
 }
 
 /// ServiceNow date-time: `2015-11-01 22:37:27` (UTC).
 pub fn sn_datetime(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
+    format_items(t, &SN_ITEMS, 19)
 }
 
 /// Parses the date-time shapes clients send (RFC 3339, Salesforce's `+0000`, ServiceNow's
@@ -205,6 +226,28 @@ mod tests {
             i += 1;
         }
         String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn datetimes_are_formatted_as_before() {
+        use chrono::TimeZone;
+        let mut instants = vec![
+            Utc::now(),
+            DateTime::<Utc>::UNIX_EPOCH,
+            Utc.with_ymd_and_hms(2013, 5, 20, 20, 49, 32).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+        ];
+        instants.push(instants[2] + chrono::Duration::nanoseconds(999_999_999));
+        instants.push(instants[2] + chrono::Duration::milliseconds(7));
+        for t in instants {
+            assert_eq!(sf_datetime(t), t.format(SF_DATETIME).to_string());
+            assert_eq!(sn_datetime(t), t.format(SN_DATETIME).to_string());
+        }
+        assert_eq!(
+            sf_datetime(Utc.with_ymd_and_hms(2013, 5, 20, 20, 49, 32).unwrap()),
+            "2013-05-20T20:49:32.000+0000"
+        );
     }
 
     #[test]
