@@ -231,15 +231,16 @@ mod tests {
     #[test]
     fn datetimes_are_formatted_as_before() {
         use chrono::TimeZone;
-        let mut instants = vec![
+        let base = Utc.with_ymd_and_hms(2013, 5, 20, 20, 49, 32).unwrap();
+        let instants = [
             Utc::now(),
             DateTime::<Utc>::UNIX_EPOCH,
-            Utc.with_ymd_and_hms(2013, 5, 20, 20, 49, 32).unwrap(),
+            base,
             Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
             Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+            base + chrono::Duration::nanoseconds(999_999_999),
+            base + chrono::Duration::milliseconds(7),
         ];
-        instants.push(instants[2] + chrono::Duration::nanoseconds(999_999_999));
-        instants.push(instants[2] + chrono::Duration::milliseconds(7));
         for t in instants {
             assert_eq!(sf_datetime(t), t.format(SF_DATETIME).to_string());
             assert_eq!(sn_datetime(t), t.format(SN_DATETIME).to_string());
