@@ -13,7 +13,9 @@
 //!   webhook is signed and POSTed to a minimal receiver (a raw socket answering 200);
 //! - `sf_get`: `GET sobjects/Case/{id}?fields=…` (the relay's and the runtime's read);
 //! - `sf_query`: `SELECT … Account.Name FROM Case WHERE Id = '…' LIMIT 1` (a read with walks);
-//! - `snow_patch`: `PATCH incident/{sys_id}` of `short_description`, with a `watch`er;
+//! - `snow_patch`: `PATCH incident/{sys_id}?sysparm_fields=sys_id` of `short_description` (the
+//!   runtime's write: it reads only the `sys_id` of the answer), with a raw `watch`er (the
+//!   load driver's);
 //! - `snow_get`: `GET incident/{sys_id}?sysparm_fields=…&sysparm_display_value=all`.
 //!
 //! Per-request instructions: run with N and 2N and divide the difference by N, so the setup
@@ -144,7 +146,7 @@ async fn servicenow_run(config: &SandboxConfig, kind: &str, n: usize) -> R<usize
             .map_err(|e| e.to_string())?;
         incidents.push(id);
     }
-    let _watch = (kind == "snow_patch").then(|| sn.webhook.watch());
+    let _watch = (kind == "snow_patch").then(|| sn.webhook.watch_raw());
     let _ = SystemKind::ServiceNow;
     let app = servicenow::router(sn.clone());
     let auth = format!(
@@ -158,7 +160,7 @@ async fn servicenow_run(config: &SandboxConfig, kind: &str, n: usize) -> R<usize
             "snow_patch" => Request::builder()
                 .method(Method::PATCH)
                 .uri(format!(
-                    "/api/now/table/incident/{id}?sysparm_exclude_reference_link=true"
+                    "/api/now/table/incident/{id}?sysparm_exclude_reference_link=true&sysparm_fields=sys_id"
                 ))
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Body::from(

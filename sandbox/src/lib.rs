@@ -412,6 +412,26 @@ impl RunningSandbox {
         }
     }
 
+    /// As [`RunningSandbox::watch`], each event as the bytes sent (see
+    /// [`webhook::Webhook::watch_raw`]): for an observer that reads a few of its fields.
+    pub fn watch_raw(
+        &self,
+        system: SystemKind,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<webhook::WatchedRaw>> {
+        match system {
+            SystemKind::Salesforce => Some(self.sf.webhook.watch_raw()),
+            SystemKind::ServiceNow => Some(self.snow.webhook.watch_raw()),
+            SystemKind::Slack => None,
+        }
+    }
+
+    /// The Salesforce API as a service to call in process (`tower::ServiceExt::oneshot`), on
+    /// this sandbox's records: the same routes, checks and change events as over HTTP, for a
+    /// load generator that should not pay for a client and a socket per write.
+    pub fn salesforce_router(&self) -> axum::Router {
+        salesforce::router(self.sf.clone())
+    }
+
     pub fn webhook_stats(&self, system: SystemKind) -> WebhookStats {
         match system {
             SystemKind::Salesforce => self.sf.webhook.stats(),

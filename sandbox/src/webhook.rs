@@ -66,6 +66,16 @@ fn record_of(event: &Value) -> &str {
 /// An emitted event and the moment it was committed, for in-process observers.
 pub type Watched = (Instant, Value);
 
+/// An emitted event as the bytes sent, and the moment it was committed: for an observer that
+/// reads a few fields and should not pay for a `Value` of the whole record.
+pub type WatchedRaw = (Instant, Bytes);
+
+/// Who watches a sender's commits, and in which form.
+enum Watcher {
+    Value(mpsc::UnboundedSender<Watched>),
+    Raw(mpsc::UnboundedSender<WatchedRaw>),
+}
+
 /// `v1=<hex(HMAC-SHA256(secret, timestamp + "." + body))>`.
 pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
     Signer::new(secret).sign(timestamp, body)
@@ -157,7 +167,7 @@ type SharedTarget = Arc<RwLock<Option<Target>>>;
 pub struct Webhook {
     tx: mpsc::UnboundedSender<Outgoing>,
     log: Mutex<VecDeque<Bytes>>,
-    watcher: Mutex<Option<mpsc::UnboundedSender<Watched>>>,
+    watcher: Mutex<Option<Watcher>>,
     counters: Arc<Counters>,
     url: SharedTarget,
 }
@@ -220,14 +230,19 @@ impl Webhook {
         self.counters.emitted.fetch_add(1, Ordering::Relaxed);
         {
             let mut w = self.watcher.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(tx) = w.as_ref() {
-                let event = match value {
-                    Some(make) => make(),
-                    None => parse(&body),
-                };
-                if tx.send((Instant::now(), event)).is_err() {
-                    *w = None;
+            let gone = match w.as_ref() {
+                None => false,
+                Some(Watcher::Raw(tx)) => tx.send((Instant::now(), body.clone())).is_err(),
+                Some(Watcher::Value(tx)) => {
+                    let event = match value {
+                        Some(make) => make(),
+                        None => parse(&body),
+                    };
+                    tx.send((Instant::now(), event)).is_err()
                 }
+            };
+            if gone {
+                *w = None;
             }
         }
         {
@@ -249,7 +264,15 @@ impl Webhook {
     /// a new call replaces the previous one.
     pub fn watch(&self) -> mpsc::UnboundedReceiver<Watched> {
         let (tx, rx) = mpsc::unbounded_channel();
-        *self.watcher.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        *self.watcher.lock().unwrap_or_else(|e| e.into_inner()) = Some(Watcher::Value(tx));
+        rx
+    }
+
+    /// As [`Webhook::watch`], each event as the bytes sent (no `Value` is built for it). It
+    /// replaces any watcher, of either form.
+    pub fn watch_raw(&self) -> mpsc::UnboundedReceiver<WatchedRaw> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.watcher.lock().unwrap_or_else(|e| e.into_inner()) = Some(Watcher::Raw(tx));
         rx
     }
 

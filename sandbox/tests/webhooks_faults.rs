@@ -433,3 +433,129 @@ async fn webhooks_go_out_concurrently_but_in_order_per_record() {
     }
     s.shutdown().await;
 }
+
+/// A raw watcher gets every committed event as the very bytes the receiver is sent, and it
+/// replaces a value watcher (one watcher at a time).
+#[tokio::test]
+async fn raw_watcher_gets_the_bytes_sent() {
+    let (url, got) = receiver().await;
+    let s = start().await;
+    s.set_webhook_url(SystemKind::ServiceNow, Some(url.clone()));
+    s.set_webhook_url(SystemKind::Salesforce, Some(url));
+    let mut by_value = s.watch(SystemKind::ServiceNow).unwrap();
+    let mut snow = s.watch_raw(SystemKind::ServiceNow).unwrap();
+    let mut sf = s.watch_raw(SystemKind::Salesforce).unwrap();
+    let id = s
+        .snow_create("incident", json!({"short_description": "é \"q\"\n"}))
+        .unwrap();
+    let r = client()
+        .patch(format!(
+            "{}/api/now/table/incident/{id}",
+            s.servicenow_url()
+        ))
+        .basic_auth("admin", Some("sandbox-password"))
+        .json(&json!({"short_description": "changed", "urgency": "1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.sf_create("Case", json!({"Subject": "watched"}), None)
+        .unwrap();
+    eventually(|| got.lock().unwrap().len() == 3).await;
+    let sent: Vec<Vec<u8>> = got.lock().unwrap().iter().map(|(_, b)| b.clone()).collect();
+    let mut watched = Vec::new();
+    for _ in 0..2 {
+        let (_, bytes) = snow.try_recv().unwrap();
+        watched.push(bytes.to_vec());
+    }
+    assert!(snow.try_recv().is_err(), "one watched event per commit");
+    let (_, case) = sf.try_recv().unwrap();
+    watched.push(case.to_vec());
+    for w in &watched {
+        assert!(sent.contains(w), "watched bytes are the bytes sent");
+    }
+    // The log holds the same events.
+    let log: Vec<Value> = s.events(SystemKind::ServiceNow);
+    let parsed: Vec<Value> = watched[..2]
+        .iter()
+        .map(|b| serde_json::from_slice(b).unwrap())
+        .collect();
+    assert_eq!(log, parsed);
+    assert_eq!(parsed[1]["record"]["short_description"], "changed");
+    // The value watcher was replaced, so it is closed and got nothing.
+    assert!(matches!(
+        by_value.try_recv(),
+        Err(tokio::sync::mpsc::error::TryRecvError::Disconnected)
+    ));
+    s.shutdown().await;
+}
+
+/// The Salesforce API called in process answers as over HTTP and commits the same change event
+/// (same origin, same changed fields), delivered to the webhook.
+#[tokio::test]
+async fn salesforce_router_in_process_is_the_http_api() {
+    use tower::ServiceExt;
+    let (url, got) = receiver().await;
+    let s = start().await;
+    s.set_webhook_url(SystemKind::Salesforce, Some(url));
+    let token = s.salesforce_token();
+    let a = s.sf_create("Case", json!({"Subject": "a"}), None).unwrap();
+    let b = s.sf_create("Case", json!({"Subject": "b"}), None).unwrap();
+    let over_http = client()
+        .patch(format!(
+            "{}/services/data/v62.0/sobjects/Case/{a}",
+            s.salesforce_url()
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"Subject": "changed"}))
+        .send()
+        .await
+        .unwrap();
+    let req = |id: &str, token: &str| {
+        axum::http::Request::builder()
+            .method("PATCH")
+            .uri(format!("/services/data/v62.0/sobjects/Case/{id}"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(r#"{"Subject":"changed"}"#))
+            .unwrap()
+    };
+    let in_process = s
+        .salesforce_router()
+        .oneshot(req(&b, &token))
+        .await
+        .unwrap();
+    assert_eq!(over_http.status().as_u16(), 204);
+    assert_eq!(in_process.status().as_u16(), 204);
+    assert_eq!(
+        over_http.headers()["sforce-limit-info"].to_str().unwrap(),
+        "api-usage=1/100000"
+    );
+    assert_eq!(
+        in_process.headers()["sforce-limit-info"].to_str().unwrap(),
+        "api-usage=2/100000"
+    );
+    assert_eq!(s.sf_record("Case", &b).unwrap()["Subject"], "changed");
+    // A bad session is refused in process too.
+    let refused = s
+        .salesforce_router()
+        .oneshot(req(&b, "nope"))
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    eventually(|| got.lock().unwrap().len() == 4).await;
+    let events = bodies(&got);
+    let header = |id: &str| {
+        events
+            .iter()
+            .map(|e| &e["payload"]["ChangeEventHeader"])
+            .find(|h| h["changeType"] == "UPDATE" && h["recordIds"][0] == id)
+            .unwrap()
+            .clone()
+    };
+    let (ha, hb) = (header(&a), header(&b));
+    for key in ["changeOrigin", "changedFields", "entityName", "changeType"] {
+        assert_eq!(ha[key], hb[key], "{key}");
+    }
+    s.shutdown().await;
+}

@@ -2,19 +2,29 @@
 //! events the sandbox sends to whoever is under test, and a watcher of ServiceNow's commits
 //! that times when each value lands in its incident.
 //!
+//! The writes go through the sandbox's Salesforce API in process (its router, `oneshot`): the
+//! same routes, checks, commit and change event as over HTTP, without a client and a socket
+//! per write in the process that hosts the sandbox. The watcher takes each commit's event as
+//! the bytes sent and reads the four fields it needs.
+//!
 //! Latency of event `i` = the moment ServiceNow commits `short_description = "change {i}"` (or
 //! a later value of the same Case, which covers it) minus the moment its Salesforce write was
 //! sent (closed loop) or was due (open loop, so a slow system cannot hide its queue by slowing
 //! the driver down: no coordinated omission).
 
-use serde_json::{json, Value};
+use axum::body::Body;
+use axum::http::{header, Method, Request};
+use serde::Deserialize;
+use serde_json::json;
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify, Semaphore};
+use tower::ServiceExt;
 
-use seam_sandbox::webhook::Watched;
+use seam_sandbox::webhook::WatchedRaw;
 
 /// What one phase measured.
 pub struct Phase {
@@ -53,9 +63,10 @@ struct Tracker {
 }
 
 pub struct Driver {
-    http: reqwest::Client,
-    sf_url: String,
-    sf_token: String,
+    /// The sandbox's Salesforce API, called in process.
+    salesforce: axum::Router,
+    /// `Bearer <token>`.
+    auth: String,
     cases: Vec<String>,
     /// One lock per Case: its writes are sent one after another, so their order is known.
     case_locks: Vec<tokio::sync::Mutex<()>>,
@@ -67,15 +78,11 @@ pub struct Driver {
 
 impl Driver {
     pub fn new(
-        sf_url: String,
+        salesforce: axum::Router,
         sf_token: String,
         cases: Vec<String>,
-        mut servicenow: mpsc::UnboundedReceiver<Watched>,
+        mut servicenow: mpsc::UnboundedReceiver<WatchedRaw>,
     ) -> Result<Arc<Driver>, String> {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .build()
-            .map_err(|e| format!("cannot build the driver's HTTP client: {e}"))?;
         let tracker = Arc::new(Tracker::default());
         let window = Arc::new(Semaphore::new(0));
         let (t, w) = (tracker.clone(), window.clone());
@@ -89,9 +96,8 @@ impl Driver {
             }
         });
         Ok(Arc::new(Driver {
-            http,
-            sf_url,
-            sf_token,
+            salesforce,
+            auth: format!("Bearer {sf_token}"),
             case_locks: cases.iter().map(|_| tokio::sync::Mutex::new(())).collect(),
             cases,
             tracker,
@@ -117,15 +123,19 @@ impl Driver {
                 .unwrap_or_else(|e| e.into_inner());
             p.entry(case.clone()).or_default().push_back((i, start));
         }
-        let r = self
-            .http
-            .patch(format!(
-                "{}/services/data/v62.0/sobjects/Case/{case}",
-                self.sf_url
+        let req = Request::builder()
+            .method(Method::PATCH)
+            .uri(format!("/services/data/v62.0/sobjects/Case/{case}"))
+            .header(header::AUTHORIZATION, &self.auth)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({ "Subject": format!("change {i}") }).to_string(),
             ))
-            .bearer_auth(&self.sf_token)
-            .json(&json!({ "Subject": format!("change {i}") }))
-            .send()
+            .map_err(|e| format!("PATCH Case `{case}` (event {i}): {e}"))?;
+        let r = self
+            .salesforce
+            .clone()
+            .oneshot(req)
             .await
             .map_err(|e| format!("PATCH Case `{case}` (event {i}): {e}"))?;
         if !r.status().is_success() {
@@ -232,19 +242,42 @@ impl Driver {
     }
 }
 
+/// What the driver reads of a ServiceNow change event (the other fields are skipped).
+#[derive(Deserialize)]
+struct Commit<'a> {
+    #[serde(borrow)]
+    table: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    operation: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    record: Option<Fields<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(borrow)]
+    correlation_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    short_description: Option<Cow<'a, str>>,
+}
+
 /// A ServiceNow commit: when it writes `short_description = "change {i}"` of a Case's incident,
 /// event `i` and the earlier pending writes of that Case have landed. Returns how many.
-fn land(t: &Tracker, at: Instant, event: &Value) -> usize {
-    if event.get("table").and_then(Value::as_str) != Some("incident")
-        || event.get("operation").and_then(Value::as_str) != Some("update")
-    {
-        return 0;
-    }
-    let record = event.get("record");
-    let field = |f: &str| record.and_then(|r| r.get(f)).and_then(Value::as_str);
-    let (Some(case), Some(value)) = (field("correlation_id"), field("short_description")) else {
+fn land(t: &Tracker, at: Instant, event: &[u8]) -> usize {
+    let Ok(event) = serde_json::from_slice::<Commit>(event) else {
         return 0;
     };
+    if event.table.as_deref() != Some("incident") || event.operation.as_deref() != Some("update") {
+        return 0;
+    }
+    let Some(Fields {
+        correlation_id: Some(case),
+        short_description: Some(value),
+    }) = event.record
+    else {
+        return 0;
+    };
+    let (case, value) = (case.as_ref(), value.as_ref());
     let Some(i) = value
         .strip_prefix("change ")
         .and_then(|n| n.parse::<u64>().ok())

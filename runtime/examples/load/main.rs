@@ -9,7 +9,8 @@
 //! The sandbox (Salesforce and ServiceNow emulators) runs in this process; the runtime runs as
 //! its own process (`seam run` of the release binary, `SEAM_BIN` or `target/release/seam`, on a
 //! temporary SQLite file), so its peak RSS is its own. The driver makes real Salesforce writes
-//! (PATCH of a Case's Subject); the sandbox's own signed change webhooks carry them to the system
+//! (PATCH of a Case's Subject, through the sandbox's router in process: no client or socket of
+//! the driver's in the sandbox's CPU); the sandbox's own signed change webhooks carry them to the system
 //! under test, which reads the Case and writes its incident; a watcher of ServiceNow's commits
 //! times each value's arrival ([`driver`]). Every event touches a different Case from the others
 //! in flight (CASES > WINDOW), so nothing is coalesced: each costs one GET and one PATCH.
@@ -91,7 +92,11 @@ fn cpu_secs(pid: &str) -> R<f64> {
     }
 }
 
-#[tokio::main(flavor = "multi_thread")]
+/// The sandbox and the driver share one thread (a single-threaded Tokio runtime): their
+/// tasks hand work to each other all the time, and on one thread that is a queue push, not a
+/// wake-up of another thread (a futex call and a context switch). The relay has its own thread
+/// ([`relay::start`]); the runtime under test is its own process.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match bench().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -128,7 +133,7 @@ async fn bench() -> R<()> {
     let env = sb.example_env();
     let http = reqwest::Client::new();
     let watch = sb
-        .watch(SystemKind::ServiceNow)
+        .watch_raw(SystemKind::ServiceNow)
         .ok_or("the sandbox cannot watch ServiceNow")?;
 
     // The runtime, as its own process.
@@ -147,7 +152,7 @@ async fn bench() -> R<()> {
         cases.len()
     );
     let driver = Driver::new(
-        sb.salesforce_url(),
+        sb.salesforce_router(),
         sb.salesforce_token(),
         cases.clone(),
         watch,
@@ -179,7 +184,7 @@ async fn bench() -> R<()> {
             ))
         })
         .collect();
-    let (relay_url, relay_task) = relay::start(relay::Relay {
+    let (relay_url, relay_server) = relay::start(relay::Relay {
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(1024)
             .build()
@@ -191,12 +196,11 @@ async fn bench() -> R<()> {
         snow_user: env.get("SNOW_USER").cloned().unwrap_or_default(),
         snow_password: env.get("SNOW_PASSWORD").cloned().unwrap_or_default(),
         twins,
-    })
-    .await?;
+    })?;
     sb.set_webhook_url(SystemKind::Salesforce, Some(relay_url));
     let relay = measure("bare relay", &driver, &args, None).await?;
     let synced = count_synced(&sb, &cases);
-    relay_task.abort();
+    drop(relay_server);
     if synced != cases.len() {
         return Err(format!(
             "relay: only {synced} of {} incidents match their Case's Subject",

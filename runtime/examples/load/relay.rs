@@ -28,23 +28,67 @@ pub struct Relay {
     pub twins: HashMap<String, String>,
 }
 
-/// Serves the relay on 127.0.0.1 (a free port); returns its webhook URL.
-pub async fn start(relay: Relay) -> Result<(String, tokio::task::JoinHandle<()>), String> {
-    let app = Router::new()
-        .route("/hooks/sf", post(hook))
-        .with_state(Arc::new(relay));
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
+/// The relay's server, on a thread of its own; dropping it stops the server.
+pub struct Running {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Serves the relay on 127.0.0.1 (a free port), on its own thread and single-threaded Tokio
+/// runtime, as a separate service would be: the sandbox's thread does not run its tasks, nor
+/// it the sandbox's. Returns its webhook URL.
+pub fn start(relay: Relay) -> Result<(String, Running), String> {
+    let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .map_err(|e| format!("relay: cannot listen: {e}"))?;
+    listener
+        .set_nonblocking(true)
         .map_err(|e| format!("relay: cannot listen: {e}"))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("relay: no local address: {e}"))?;
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("relay: server stopped: {e}");
-        }
-    });
-    Ok((format!("http://{addr}/hooks/sf"), task))
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("relay: no Tokio runtime: {e}"))?;
+    let app = Router::new()
+        .route("/hooks/sf", post(hook))
+        .with_state(Arc::new(relay));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("relay".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => return eprintln!("relay: cannot listen: {e}"),
+                };
+                let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                });
+                if let Err(e) = serve.await {
+                    eprintln!("relay: server stopped: {e}");
+                }
+            })
+        })
+        .map_err(|e| format!("relay: cannot start its thread: {e}"))?;
+    Ok((
+        format!("http://{addr}/hooks/sf"),
+        Running {
+            stop: Some(stop),
+            thread: Some(thread),
+        },
+    ))
 }
 
 async fn hook(State(r): State<Arc<Relay>>, headers: HeaderMap, body: Bytes) -> StatusCode {

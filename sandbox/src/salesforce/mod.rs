@@ -14,8 +14,9 @@ use crate::faults::{self, FaultAnswers, Faults};
 use crate::store::{Record, Store};
 use crate::webhook::Webhook;
 use crate::{Error, SandboxConfig};
+use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -384,10 +385,14 @@ impl SystemState for SfState {
     }
 }
 
+/// `Sforce-Limit-Info` (header names are lower case on the wire, as before).
+const LIMIT_INFO: HeaderName = HeaderName::from_static("sforce-limit-info");
+
 impl SfState {
     fn add_limit_header(&self, r: &mut Response) {
-        if let Ok(v) = HeaderValue::from_str(&self.limit_info()) {
-            r.headers_mut().insert("Sforce-Limit-Info", v);
+        // The formatted text becomes the value without a second copy.
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(self.limit_info())) {
+            r.headers_mut().insert(LIMIT_INFO, v);
         }
     }
 }

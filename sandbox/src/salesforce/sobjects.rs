@@ -547,7 +547,7 @@ fn delete_record(sf: &SfState, meta: &ObjMeta, id: &str, origin: &str) -> Result
 }
 
 /// The record as the REST API shows it: `attributes`, then the requested (or all) fields.
-pub fn render(meta: &ObjMeta, rec: &Record, version: &str, fields: Option<&[String]>) -> Value {
+pub fn render(meta: &ObjMeta, rec: &Record, version: &str, fields: Option<&[&str]>) -> Value {
     let id = rec.get("Id").and_then(Value::as_str).unwrap_or("");
     let mut out = Map::new();
     out.insert(
@@ -557,7 +557,7 @@ pub fn render(meta: &ObjMeta, rec: &Record, version: &str, fields: Option<&[Stri
     match fields {
         Some(list) => {
             for f in list {
-                out.insert(f.clone(), rec.get(f).cloned().unwrap_or(Value::Null));
+                out.insert(f.to_string(), rec.get(*f).cloned().unwrap_or(Value::Null));
             }
         }
         None => {
@@ -580,7 +580,7 @@ pub struct Shown<'a> {
     pub rec: &'a Record,
     pub version: &'a str,
     /// The requested fields (any order, repeats allowed), or every field.
-    pub fields: Option<&'a [String]>,
+    pub fields: Option<&'a [&'a str]>,
 }
 
 const ATTRIBUTES: &str = "attributes";
@@ -590,7 +590,7 @@ impl Serialize for Shown<'_> {
         let asked: Vec<&str>;
         let names: &mut dyn Iterator<Item = &str> = match self.fields {
             Some(list) => {
-                let mut sorted: Vec<&str> = list.iter().map(String::as_str).collect();
+                let mut sorted: Vec<&str> = list.to_vec();
                 sorted.sort_unstable();
                 sorted.dedup();
                 asked = sorted;
@@ -647,7 +647,8 @@ impl Serialize for Url<'_> {
     }
 }
 
-fn fields_param(meta: &ObjMeta, raw: Option<&str>) -> Result<Option<Vec<String>>, SfError> {
+/// The fields of `?fields=`, by their names in the catalogue (borrowed from `meta`).
+fn fields_param<'m>(meta: &'m ObjMeta, raw: Option<&str>) -> Result<Option<Vec<&'m str>>, SfError> {
     let Some(q) = raw else { return Ok(None) };
     let params = crate::util::form_urlencoded(q.as_bytes());
     let Some(list) = crate::util::param(&params, "fields") else {
@@ -656,7 +657,7 @@ fn fields_param(meta: &ObjMeta, raw: Option<&str>) -> Result<Option<Vec<String>>
     let mut out = Vec::new();
     for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match meta.field(name) {
-            Some(f) => out.push(f.name.clone()),
+            Some(f) => out.push(f.name.as_str()),
             None => return Err(query::no_such_column(name, meta.name())),
         }
     }
@@ -858,13 +859,16 @@ pub async fn read_by_ext(
     Path((version, object, field, value)): Path<(String, String, String, String)>,
     RawQuery(q): RawQuery,
 ) -> Response {
+    let meta = match meta_of(&sf, &object) {
+        Ok(meta) => meta,
+        Err(e) => return e.into_response(),
+    };
     let r = (|| {
-        let meta = meta_of(&sf, &object)?;
         let fields = fields_param(&meta, q.as_deref())?;
         let (_, ids) = matches(&sf, &meta, &field, &value)?;
-        Ok::<_, SfError>((meta, fields, ids))
+        Ok::<_, SfError>((fields, ids))
     })();
-    let (meta, fields, ids) = match r {
+    let (fields, ids) = match r {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -983,7 +987,7 @@ mod tests {
         }) else {
             unreachable!()
         };
-        let asked = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let asked = |names: &[&'static str]| names.to_vec();
         let lists = [
             None,
             Some(asked(&[])),
