@@ -239,9 +239,12 @@ pub async fn start(
         SqliteStore::open_url_gated(&config.state, Durability::Full, gate.clone())
             .map_err(|e| e.to_string())?,
     );
+    // The engine's store keeps every event's lookups in memory, checked against other
+    // writers each time it claims (`store/cache.rs`).
     let store: Arc<dyn Store> = Arc::new(Offloaded(
         SqliteStore::open_url_gated(&config.state, Durability::Normal, gate)
-            .map_err(|e| e.to_string())?,
+            .map_err(|e| e.to_string())?
+            .caching(),
     ));
     let Connected {
         platforms,

@@ -12,6 +12,7 @@
 //! The group commit that batches inserts from many HTTP requests lives in [`group`], above the
 //! trait, so every backend gets it.
 
+mod cache;
 pub mod group;
 pub mod offload;
 mod schema;

@@ -92,7 +92,44 @@ ALTER TABLE links ADD COLUMN ended_at INTEGER;
 ALTER TABLE links ADD COLUMN ended_reason TEXT;
 "#,
     ),
+    (4, CACHE_EPOCH),
 ];
+
+/// Migration 4: a counter of changes to the tables the runtime keeps in memory
+/// (`super::cache`). Triggers bump it whoever writes (`seam reconcile --apply`, an older
+/// binary, another runtime), so a runtime that finds it moved by a write not its own drops
+/// what it holds.
+const CACHE_EPOCH: &str = r#"
+CREATE TABLE cache_epoch (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    n   INTEGER NOT NULL
+);
+INSERT INTO cache_epoch (id, n) VALUES (1, 0);
+CREATE TRIGGER links_epoch_insert AFTER INSERT ON links
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER links_epoch_update AFTER UPDATE ON links
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER links_epoch_delete AFTER DELETE ON links
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER last_written_epoch_insert AFTER INSERT ON last_written
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER last_written_epoch_update AFTER UPDATE ON last_written
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER last_written_epoch_delete AFTER DELETE ON last_written
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER workflow_observed_epoch_insert AFTER INSERT ON workflow_observed
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER workflow_observed_epoch_update AFTER UPDATE ON workflow_observed
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER workflow_observed_epoch_delete AFTER DELETE ON workflow_observed
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER workflow_runs_epoch_insert AFTER INSERT ON workflow_runs
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER workflow_runs_epoch_update AFTER UPDATE ON workflow_runs
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER workflow_runs_epoch_delete AFTER DELETE ON workflow_runs
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+"#;
 
 /// Migration 2: durable workflow execution (`runtime/src/workflow/`).
 ///

@@ -18,11 +18,12 @@
 //! starts the moment it ends, instead of polling in SQLite's busy handler (which sleeps 1, 2,
 //! 5, 10 ms… between tries). Other processes (`seam dlq replay`) still meet the busy timeout.
 
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::cache::{Cache, Lookup};
 use super::workflows::{self, NewRun, ObservedKey, StepState, WorkflowRun};
 use super::{
     schema, AuditEntry, Backlog, DeadLetter, EventFinish, EventStatus, Fate, InboxEvent, Inserted,
@@ -45,6 +46,8 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
     gate: WriteGate,
     path: PathBuf,
+    /// The lookups of every event, kept in memory ([`SqliteStore::caching`]).
+    cache: Option<Cache>,
 }
 
 /// One writer at a time among the stores of this process on one file (see the module docs).
@@ -111,7 +114,17 @@ impl SqliteStore {
             reader: Mutex::new(reader),
             gate,
             path: path.to_path_buf(),
+            cache: None,
         })
+    }
+
+    /// Keeps link rows, last-written values, observed trigger values and the trigger keys of
+    /// unfinished runs in memory, checked against other writers at every grouped transaction
+    /// (finishes and claims; see [`super::cache`]). For the runtime's engine store: its every
+    /// event is claimed in such a transaction before it is handled.
+    pub fn caching(mut self) -> SqliteStore {
+        self.cache = Some(Cache::default());
+        self
     }
 
     /// Parses `sqlite://PATH` (or a bare path) and opens it.
@@ -155,6 +168,42 @@ impl SqliteStore {
 
     fn read(&self) -> MutexGuard<'_, Connection> {
         self.reader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A grouped write transaction (finishes and claims): the cache is checked against other
+    /// writers at its start and brought up to date with `batch` once it committed.
+    fn grouped<T>(
+        &self,
+        ops: (&'static str, &'static str),
+        batch: &[EventFinish],
+        f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let (_gate, mut conn) = self.write();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err(ops.0))?;
+        let begun = match &self.cache {
+            Some(c) => Some(c.begin(&tx)?),
+            None => None,
+        };
+        // On an error the transaction rolls back: what the cache holds is still right.
+        let out = f(&tx)?;
+        let epoch = match &self.cache {
+            Some(c) => c.end(&tx)?,
+            None => None,
+        };
+        tx.commit().map_err(err(ops.1))?;
+        if let (Some(c), Some(begun)) = (&self.cache, begun) {
+            c.committed(begun, epoch, batch);
+        }
+        Ok(out)
+    }
+
+    /// After a write to a cached table outside [`Self::grouped`].
+    fn forget(&self) {
+        if let Some(c) = &self.cache {
+            c.forget();
+        }
     }
 }
 
@@ -425,6 +474,37 @@ fn claim_in(conn: &Connection, now: i64, limit: usize) -> StoreResult<Vec<InboxE
     Ok(claimed)
 }
 
+/// Records a link ([`Store::put_link`]).
+fn insert_link(
+    conn: &Connection,
+    link: &str,
+    left_id: &str,
+    right_id: &str,
+    now: i64,
+) -> StoreResult<()> {
+    let existing: Option<String> = conn
+        .query_row(
+            "SELECT right_id FROM links WHERE link = ?1 AND left_id = ?2",
+            params![link, left_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(err("read link"))?;
+    match existing {
+        Some(r) if r == right_id => Ok(()),
+        Some(r) => Err(StoreError::Other(format!(
+            "link `{link}`: `{left_id}` is already linked to `{r}`, not `{right_id}`"
+        ))),
+        None => conn
+            .execute(
+                "INSERT INTO links (link, left_id, right_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![link, left_id, right_id, now],
+            )
+            .map(|_| ())
+            .map_err(err("insert link")),
+    }
+}
+
 impl Store for SqliteStore {
     fn insert_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
         let (_gate, mut conn) = self.write();
@@ -484,13 +564,9 @@ impl Store for SqliteStore {
         if !any || limit == 0 {
             return Ok(Vec::new());
         }
-        let (_gate, mut conn) = self.write();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err("begin claim"))?;
-        let claimed = claim_in(&tx, now, limit)?;
-        tx.commit().map_err(err("commit claim"))?;
-        Ok(claimed)
+        self.grouped(("begin claim", "commit claim"), &[], |tx| {
+            claim_in(tx, now, limit)
+        })
     }
 
     fn complete_event(&self, event: &InboxEvent) -> StoreResult<()> {
@@ -520,12 +596,9 @@ impl Store for SqliteStore {
     }
 
     fn finish_events(&self, batch: &[EventFinish]) -> StoreResult<()> {
-        let (_gate, mut conn) = self.write();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err("begin finish"))?;
-        finish_in(&tx, batch)?;
-        tx.commit().map_err(err("commit finish"))
+        self.grouped(("begin finish", "commit finish"), batch, |tx| {
+            finish_in(tx, batch)
+        })
     }
 
     fn finish_and_claim(
@@ -537,19 +610,15 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return self.claim_events(now, limit);
         }
-        let (_gate, mut conn) = self.write();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err("begin finish"))?;
-        finish_in(&tx, batch)?;
-        // After the fates: a record whose event just finished hands over its next one.
-        let claimed = if limit == 0 {
-            Vec::new()
-        } else {
-            claim_in(&tx, now, limit)?
-        };
-        tx.commit().map_err(err("commit finish"))?;
-        Ok(claimed)
+        self.grouped(("begin finish", "commit finish"), batch, |tx| {
+            finish_in(tx, batch)?;
+            // After the fates: a record whose event just finished hands over its next one.
+            if limit == 0 {
+                Ok(Vec::new())
+            } else {
+                claim_in(tx, now, limit)
+            }
+        })
     }
 
     fn release_claims(&self) -> StoreResult<u64> {
@@ -588,13 +657,27 @@ impl Store for SqliteStore {
     }
 
     fn link_row(&self, link: &str, left: bool, id: &str) -> StoreResult<Option<LinkRow>> {
-        let by = if left { "left_id" } else { "right_id" };
-        self.read()
-            .prepare_cached(&format!(
-                "SELECT {LINK_COLUMNS} FROM links WHERE link = ?1 AND {by} = ?2"
-            ))
+        let token = match self.cache.as_ref().map(|c| c.link_row(link, left, id)) {
+            Some(Lookup::Hit(row)) => return Ok(row),
+            Some(Lookup::Miss(token)) => Some(token),
+            Some(Lookup::Off) | None => None,
+        };
+        let sql = if left {
+            "SELECT link, left_id, right_id, created_at, ended_at, ended_reason FROM links \
+             WHERE link = ?1 AND left_id = ?2"
+        } else {
+            "SELECT link, left_id, right_id, created_at, ended_at, ended_reason FROM links \
+             WHERE link = ?1 AND right_id = ?2"
+        };
+        let row = self
+            .read()
+            .prepare_cached(sql)
             .and_then(|mut st| st.query_row(params![link, id], link_row).optional())
-            .map_err(err("read link"))
+            .map_err(err("read link"))?;
+        if let (Some(c), Some(token)) = (&self.cache, token) {
+            c.fill_link_row(token, link, left, id, &row);
+        }
+        Ok(row)
     }
 
     fn links(&self, link: Option<&str>) -> StoreResult<Vec<LinkRow>> {
@@ -620,41 +703,33 @@ impl Store for SqliteStore {
         reason: &str,
     ) -> StoreResult<bool> {
         let (_gate, conn) = self.write();
-        conn.execute(
-            "UPDATE links SET ended_at = ?4, ended_reason = ?5 WHERE link = ?1 \
+        let ended = conn
+            .execute(
+                "UPDATE links SET ended_at = ?4, ended_reason = ?5 WHERE link = ?1 \
                  AND left_id = ?2 AND right_id = ?3 AND ended_at IS NULL",
-            params![link, left_id, right_id, now, reason],
-        )
-        .map(|n| n > 0)
-        .map_err(err("end link"))
+                params![link, left_id, right_id, now, reason],
+            )
+            .map(|n| n > 0)
+            .map_err(err("end link"));
+        drop(conn);
+        self.forget();
+        ended
     }
 
     fn put_link(&self, link: &str, left_id: &str, right_id: &str, now: i64) -> StoreResult<()> {
-        let (_gate, conn) = self.write();
-        let existing: Option<String> = conn
-            .query_row(
-                "SELECT right_id FROM links WHERE link = ?1 AND left_id = ?2",
-                params![link, left_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(err("read link"))?;
-        match existing {
-            Some(r) if r == right_id => Ok(()),
-            Some(r) => Err(StoreError::Other(format!(
-                "link `{link}`: `{left_id}` is already linked to `{r}`, not `{right_id}`"
-            ))),
-            None => conn
-                .execute(
-                    "INSERT INTO links (link, left_id, right_id, created_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![link, left_id, right_id, now],
-                )
-                .map(|_| ())
-                .map_err(err("insert link")),
-        }
+        let put = insert_link(&self.write().1, link, left_id, right_id, now);
+        self.forget();
+        put
     }
 
     fn last_written(&self, k: &ReplicaKey<'_>) -> StoreResult<Option<Option<String>>> {
+        if let Some(Lookup::Hit(v)) = self
+            .cache
+            .as_ref()
+            .map(|c| c.last_written(k.link, k.system, k.record, k.field))
+        {
+            return Ok(v);
+        }
         self.read()
             .prepare_cached(
                 "SELECT value FROM last_written WHERE link = ?1 AND system = ?2 \
@@ -673,20 +748,35 @@ impl Store for SqliteStore {
         system: &str,
         record: &str,
     ) -> StoreResult<HashMap<String, Option<String>>> {
-        let conn = self.read();
-        let mut st = conn
-            .prepare_cached(
-                "SELECT field, value FROM last_written WHERE link = ?1 AND system = ?2 \
-                 AND record_id = ?3",
-            )
-            .map_err(err("prepare last written"))?;
-        let rows = st
-            .query_map(params![link, system, record], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .map_err(err("read last written"))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(err("read last written"))
+        let token = match self
+            .cache
+            .as_ref()
+            .map(|c| c.last_written_of(link, system, record))
+        {
+            Some(Lookup::Hit(fields)) => return Ok(fields),
+            Some(Lookup::Miss(token)) => Some(token),
+            Some(Lookup::Off) | None => None,
+        };
+        let fields: HashMap<String, Option<String>> = {
+            let conn = self.read();
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT field, value FROM last_written WHERE link = ?1 AND system = ?2 \
+                     AND record_id = ?3",
+                )
+                .map_err(err("prepare last written"))?;
+            let rows = st
+                .query_map(params![link, system, record], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(err("read last written"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(err("read last written"))?
+        };
+        if let (Some(c), Some(token)) = (&self.cache, token) {
+            c.fill_last_written_of(token, link, system, record, &fields);
+        }
+        Ok(fields)
     }
 
     fn set_last_written(
@@ -695,7 +785,8 @@ impl Store for SqliteStore {
         value: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
-        self.write()
+        let set = self
+            .write()
             .1
             .execute(
                 "INSERT INTO last_written (link, system, record_id, field, value, written_at) \
@@ -703,8 +794,10 @@ impl Store for SqliteStore {
                  DO UPDATE SET value = excluded.value, written_at = excluded.written_at",
                 params![k.link, k.system, k.record, k.field, value, now],
             )
-            .map_err(err("write last written"))?;
-        Ok(())
+            .map(drop)
+            .map_err(err("write last written"));
+        self.forget();
+        set
     }
 
     fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
@@ -717,13 +810,19 @@ impl Store for SqliteStore {
         entries: &[AuditEntry],
         now: i64,
     ) -> StoreResult<()> {
-        let (_gate, mut conn) = self.write();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err("begin writes"))?;
-        upsert_last_written(&tx, written, now)?;
-        insert_audit(&tx, entries)?;
-        tx.commit().map_err(err("commit writes"))
+        let committed = {
+            let (_gate, mut conn) = self.write();
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err("begin writes"))?;
+            upsert_last_written(&tx, written, now)?;
+            insert_audit(&tx, entries)?;
+            tx.commit().map_err(err("commit writes"))
+        };
+        if !written.is_empty() {
+            self.forget();
+        }
+        committed
     }
 
     fn audit_of(&self, record: &str, field: &str, limit: usize) -> StoreResult<Vec<AuditEntry>> {
@@ -850,7 +949,16 @@ impl Store for SqliteStore {
     }
 
     fn observed_value(&self, key: &ObservedKey) -> StoreResult<Option<Option<String>>> {
-        workflows::observed_value(&self.read(), key)
+        let token = match self.cache.as_ref().map(|c| c.observed_value(key)) {
+            Some(Lookup::Hit(value)) => return Ok(value),
+            Some(Lookup::Miss(token)) => Some(token),
+            Some(Lookup::Off) | None => None,
+        };
+        let value = workflows::observed_value(&self.read(), key)?;
+        if let (Some(c), Some(token)) = (&self.cache, token) {
+            c.fill_observed_value(token, key, &value);
+        }
+        Ok(value)
     }
 
     fn start_runs(
@@ -859,11 +967,19 @@ impl Store for SqliteStore {
         runs: &[NewRun],
         now: i64,
     ) -> StoreResult<Vec<i64>> {
-        let (_gate, mut conn) = self.write();
-        workflows::start_runs(&mut conn, observed, runs, now)
+        let started = workflows::start_runs(&mut self.write().1, observed, runs, now);
+        self.forget();
+        started
     }
 
     fn unfinished_runs(&self, trigger_keys: &[&str]) -> StoreResult<Vec<WorkflowRun>> {
+        if let Some(Lookup::Hit(false)) = self
+            .cache
+            .as_ref()
+            .map(|c| c.may_have_unfinished_runs(trigger_keys))
+        {
+            return Ok(Vec::new());
+        }
         workflows::unfinished_runs(&self.read(), trigger_keys)
     }
 

@@ -31,10 +31,10 @@ fn temp() -> (tempfile::TempDir, SqliteStore) {
 #[test]
 fn creates_the_file_in_wal_mode_and_migrates_once() {
     let (dir, store) = temp();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     drop(store);
     let again = SqliteStore::open(&dir.path().join("seam.db")).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 3);
+    assert_eq!(again.schema_version().unwrap(), 4);
     assert!(dir.path().join("seam.db-wal").exists() || dir.path().join("seam.db").exists());
 }
 
@@ -348,14 +348,18 @@ fn a_database_at_version_one_is_migrated_to_workflows() {
         drop(store);
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE workflow_steps; DROP TABLE workflow_runs; DROP TABLE workflow_observed; \
+            "DROP TRIGGER links_epoch_insert; DROP TRIGGER links_epoch_update; \
+             DROP TRIGGER links_epoch_delete; DROP TRIGGER last_written_epoch_insert; \
+             DROP TRIGGER last_written_epoch_update; DROP TRIGGER last_written_epoch_delete; \
+             DROP TABLE cache_epoch; \
+             DROP TABLE workflow_steps; DROP TABLE workflow_runs; DROP TABLE workflow_observed; \
              ALTER TABLE links DROP COLUMN ended_at; ALTER TABLE links DROP COLUMN ended_reason; \
              DELETE FROM schema_migrations WHERE version >= 2;",
         )
         .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     assert!(store.runs_of_record("sf", "500A").unwrap().is_empty());
     assert_eq!(
         store.backlog(2_000).unwrap().depth,
@@ -715,4 +719,133 @@ fn dead_letter_of_a_missing_event() -> EventFinish {
         },
         at: 3_000,
     }
+}
+
+/// The runtime's engine store, caching, and another process's store on the same file.
+fn cached_and_other() -> (tempfile::TempDir, SqliteStore, SqliteStore) {
+    use super::sqlite::Durability;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seam.db");
+    let runtime = SqliteStore::open_with(&path, Durability::Normal)
+        .unwrap()
+        .caching();
+    let other = SqliteStore::open(&path).unwrap();
+    (dir, runtime, other)
+}
+
+/// Claims a new event of its own record: the grouped transaction every event goes through
+/// before it is handled.
+fn claim_new(store: &SqliteStore, key: &str) {
+    store.insert_events(&[event(key, key)]).unwrap();
+    let claimed = store.claim_events(2_000, 10).unwrap();
+    assert!(claimed.iter().any(|e| e.event.idempotency_key == key));
+}
+
+fn replica(record: &str) -> ReplicaKey<'_> {
+    ReplicaKey {
+        link: "l",
+        system: "snow",
+        record,
+        field: "short_description",
+    }
+}
+
+#[test]
+fn a_caching_store_sees_another_process_writes_from_its_next_claim_on() {
+    let (_dir, runtime, other) = cached_and_other();
+    runtime.put_link("l", "500A", "inc-a", 1).unwrap();
+    runtime
+        .set_last_written(&replica("inc-a"), Some("v1"), 1)
+        .unwrap();
+    claim_new(&runtime, "k1");
+    // Read once: now held in memory.
+    let lw = |s: &SqliteStore| s.last_written_of("l", "snow", "inc-a").unwrap();
+    assert_eq!(
+        lw(&runtime).get("short_description"),
+        Some(&Some("v1".into()))
+    );
+    assert!(runtime.link_row("l", true, "500A").unwrap().unwrap().live());
+    assert_eq!(
+        runtime
+            .observed_value(&observed("500A", "Priority"))
+            .unwrap(),
+        None
+    );
+    assert!(runtime.unfinished_runs(&["k9"]).unwrap().is_empty());
+    // Another process (`seam reconcile --apply`, say) writes each cached table.
+    other
+        .record_writes(&[(replica("inc-a"), Some("v2".into()))], &[], 2)
+        .unwrap();
+    assert!(other.end_link("l", "500A", "inc-a", 2, "gone").unwrap());
+    other
+        .start_runs(
+            &[(observed("500A", "Priority"), Some("Critical".into()))],
+            &[new_run("sev1", "k9", "500A")],
+            2,
+        )
+        .unwrap();
+    claim_new(&runtime, "k2");
+    assert_eq!(
+        lw(&runtime).get("short_description"),
+        Some(&Some("v2".into()))
+    );
+    assert!(!runtime.link_row("l", true, "500A").unwrap().unwrap().live());
+    assert_eq!(
+        runtime
+            .observed_value(&observed("500A", "Priority"))
+            .unwrap(),
+        Some(Some("Critical".into()))
+    );
+    assert_eq!(runtime.unfinished_runs(&["k9"]).unwrap().len(), 1);
+    assert_eq!(
+        runtime.last_written(&replica("inc-a")).unwrap(),
+        Some(Some("v2".into()))
+    );
+}
+
+#[test]
+fn a_caching_store_reads_its_own_writes_at_once() {
+    let (_dir, runtime, _other) = cached_and_other();
+    runtime
+        .set_last_written(&replica("inc-a"), Some("v1"), 1)
+        .unwrap();
+    runtime.insert_events(&[event("k1", "a")]).unwrap();
+    let claimed = runtime.claim_events(2_000, 10).unwrap();
+    let lw = || runtime.last_written_of("l", "snow", "inc-a").unwrap();
+    assert_eq!(lw().get("short_description"), Some(&Some("v1".into())));
+    assert_eq!(
+        runtime.observed_value(&observed("a", "Priority")).unwrap(),
+        None
+    );
+    // A finish (grouped) applies its values to what is held.
+    let finish = EventFinish {
+        written: vec![written("inc-a", "short_description", "v2")],
+        audit: Vec::new(),
+        observed: vec![(observed("a", "Priority"), Some("High".into()))],
+        fate: Fate::Done(claimed[0].clone()),
+        at: 3_000,
+    };
+    runtime.finish_and_claim(&[finish], 3_000, 10).unwrap();
+    assert_eq!(lw().get("short_description"), Some(&Some("v2".into())));
+    assert_eq!(
+        runtime.observed_value(&observed("a", "Priority")).unwrap(),
+        Some(Some("High".into()))
+    );
+    // Writes outside the grouped transactions are read back at once too.
+    runtime
+        .set_last_written(&replica("inc-a"), Some("v3"), 4)
+        .unwrap();
+    assert_eq!(lw().get("short_description"), Some(&Some("v3".into())));
+    assert!(runtime.link_row("l", true, "500A").unwrap().is_none());
+    runtime.put_link("l", "500A", "inc-a", 4).unwrap();
+    assert!(runtime.link_row("l", true, "500A").unwrap().is_some());
+    assert!(runtime.unfinished_runs(&["k1"]).unwrap().is_empty());
+    runtime
+        .start_runs(&[], &[new_run("sev1", "k1", "a")], 5)
+        .unwrap();
+    assert_eq!(runtime.unfinished_runs(&["k1"]).unwrap().len(), 1);
+    // And after the next claim, from memory again.
+    claim_new(&runtime, "k2");
+    assert_eq!(lw().get("short_description"), Some(&Some("v3".into())));
+    assert_eq!(runtime.unfinished_runs(&["k1"]).unwrap().len(), 1);
 }
