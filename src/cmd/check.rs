@@ -92,9 +92,9 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let warnings = all.len() - errors;
     match args.format {
         Format::Human => {
-            let colour = render::use_colour();
+            let mut human = render::Human::new(render::use_colour(), 100);
             for d in &all {
-                eprint!("{}", render::human(d, colour, 100));
+                eprint!("{}", human.render(d));
             }
             eprintln!("{}", summary(checked.len(), errors, warnings));
         }

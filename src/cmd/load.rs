@@ -17,19 +17,15 @@ pub struct Loaded {
 impl Loaded {
     /// Prints every diagnostic (warnings too) on stderr, as `seam check` does for people.
     pub fn print_diagnostics(&self) {
-        let colour = render::use_colour();
+        let mut human = render::Human::new(render::use_colour(), 100);
         for d in &self.checked.diagnostics {
             eprint!(
                 "{}",
-                render::human(
-                    &FileDiagnostic {
-                        file: &self.name,
-                        text: &self.text,
-                        diagnostic: d,
-                    },
-                    colour,
-                    100
-                )
+                human.render(&FileDiagnostic {
+                    file: &self.name,
+                    text: &self.text,
+                    diagnostic: d,
+                })
             );
         }
     }
