@@ -108,10 +108,6 @@ pub fn emit(text: &str, out: Option<&Path>) -> Result<(), ExitCode> {
     }
 }
 
-/// The buffer between a large output (a plan, a table, a graph) and its file or stdout: a few
-/// hundred write calls for a 100 MB plan rather than ~13,000 with the default 8 KB.
-pub const WRITE_BUFFER_BYTES: usize = 1 << 20;
-
 /// Hands a command's large values (the model, the plan, the rendered text) to the process's
 /// exit instead of freeing them. `seam` runs one command and exits; the OS takes the whole
 /// heap back at once, while dropping a 100,000-mapping plan or model walks millions of small

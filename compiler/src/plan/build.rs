@@ -16,19 +16,6 @@ impl Plan {
         plan
     }
 
-    /// [`Plan::from_model`] for a model the caller is done with: the model is freed on a
-    /// second thread while this one hashes the plan (both walk millions of small allocations
-    /// for a large spec), so neither waits for the other. The plan is the same.
-    pub fn from_owned_model(model: Model) -> Plan {
-        let mut plan = Plan::from_model_unhashed(&model);
-        std::thread::scope(|scope| {
-            // If the thread cannot start, the closure and the model are dropped right here.
-            let _freeing = std::thread::Builder::new().spawn_scoped(scope, move || drop(model));
-            plan.spec_hash = plan.content_hash();
-        });
-        plan
-    }
-
     /// [`Plan::from_model`] without `spec_hash` (left empty), for readers that do not show it
     /// (`seam table`): the hash serialises the whole plan once more.
     pub fn from_model_unhashed(model: &Model) -> Plan {
