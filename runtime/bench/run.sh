@@ -1,7 +1,7 @@
 #!/bin/sh
 # The runtime's load benchmark (issue 5): builds the release `seam` binary and the bench, then
 # runs the runtime (its own process) and the bare relay side by side against the sandbox.
-#   runtime/bench/run.sh [EVENTS] [CASES] [WINDOW] [OPEN_SECS]     (defaults 20000 2000 256 10)
+#   runtime/bench/run.sh [EVENTS] [CASES] [WINDOW] [OPEN_SECS] [ROUNDS]   (defaults 20000 2000 256 10 3)
 # SEAM_BENCH_WORKERS=N passes --workers N to `seam run`.
 set -eu
 cd "$(dirname "$0")/../.."
