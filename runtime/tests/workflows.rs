@@ -186,6 +186,38 @@ async fn a_strategic_case_becoming_critical_runs_every_step_once() {
     w.shutdown().await;
 }
 
+/// A template may walk two references (`sf.Case.Account.Owner.Name`: Case -> Account ->
+/// User): the runtime reads it in the Case's one SOQL query (`Account.Owner.Name`), and the
+/// message carries the account owner's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_walking_two_references_reads_the_account_owner() {
+    let post = r#"chat.post(channel = bridge, text = "Sev-1 for {sf.Case.Account.Name}: {sf.Case.Subject}")"#;
+    let spec = spec();
+    assert!(spec.contains(post), "the example's post step changed");
+    let spec = spec.replace(
+        post,
+        r#"chat.post(channel = bridge, text = "Sev-1 for {sf.Case.Account.Name} (owner {sf.Case.Account.Owner.Name}): {sf.Case.Subject}")"#,
+    );
+    let w = World::start_spec(&spec, fast_retry(3)).await;
+    let account = w.tiered_customer("ACME", "Strategic");
+    let owner = text(&w.sb.sf_record("Account", &account).unwrap(), "OwnerId");
+    let owner_name = text(&w.sb.sf_record("User", &owner).unwrap(), "Name");
+    assert!(!owner_name.is_empty(), "the account's owner has a name");
+    let (case, number) = case_on(&w, &account, "Checkout API returns 502").await;
+    w.sf_patch("Case", &case, json!({"Priority": "Critical"}))
+        .await;
+    eventually(15, "the run to finish", || runs_done(&w, &case) == 1).await;
+    let channels = channel(&w, &format!("sev1-{number}"));
+    assert_eq!(channels.len(), 1);
+    let messages = w.sb.slack_messages(&text(&channels[0], "id"));
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        text(&messages[0], "text"),
+        format!("Sev-1 for ACME Ltd (owner {owner_name}): Checkout API returns 502")
+    );
+    w.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_that_is_not_strategic_runs_nothing() {
     let w = World::start(fast_retry(3)).await;

@@ -608,3 +608,84 @@ async fn soql_by_id_answers_what_the_scan_answers() {
     // The exact, 15-character, lower-case and upper-case forms find the Case, twice each.
     assert_eq!(found, 8);
 }
+
+/// A field path may walk several relationships (`Account.Owner.Username`), in SELECT and
+/// WHERE: the answer nests one object per relationship, each with its `attributes`; an empty
+/// reference on the way is `null`. More than five relationships is a malformed query, and an
+/// unknown relationship anywhere on the path is an unknown column.
+#[tokio::test]
+async fn soql_walks_several_relationships() {
+    let (s, sf) = sf().await;
+    let username = s.config.credentials.sf_username.clone();
+    let account = s
+        .sf_create("Account", json!({"Name": "Acme"}), None)
+        .unwrap();
+    let with = s
+        .sf_create(
+            "Case",
+            json!({"Subject": "with account", "AccountId": account}),
+            None,
+        )
+        .unwrap();
+    s.sf_create("Case", json!({"Subject": "no account"}), None)
+        .unwrap();
+
+    let (st, v) = sf
+        .query(&format!(
+            "SELECT Id, Subject, Account.Name, Account.Owner.Username, Account.Owner.CreatedBy.Username \
+             FROM Case WHERE Account.Owner.Username = '{username}'"
+        ))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["totalSize"], 1, "{v}");
+    let r = &v["records"][0];
+    assert_eq!(r["Id"], json!(with));
+    let acct = &r["Account"];
+    assert_eq!(acct["attributes"]["type"], "Account", "{r}");
+    assert_eq!(
+        acct["attributes"]["url"],
+        json!(format!("/services/data/v62.0/sobjects/Account/{account}")),
+        "{r}"
+    );
+    assert_eq!(acct["Name"], "Acme");
+    assert_eq!(acct["Owner"]["attributes"]["type"], "User", "{r}");
+    assert_eq!(acct["Owner"]["Username"], json!(username));
+    assert_eq!(
+        acct["Owner"]["CreatedBy"]["attributes"]["type"], "User",
+        "{r}"
+    );
+    assert!(acct["Owner"]["CreatedBy"].get("Username").is_some(), "{r}");
+
+    // The Case without an account: the walk stops at a null `Account`.
+    let (_, v) = sf
+        .query("SELECT Subject, Account.Owner.Username FROM Case WHERE Subject = 'no account'")
+        .await;
+    assert_eq!(v["totalSize"], 1, "{v}");
+    assert_eq!(v["records"][0]["Account"], Value::Null, "{v}");
+
+    // ORDER BY through a walk: the Case with an account (non-null) after the null one.
+    let (_, v) = sf
+        .query("SELECT Subject FROM Case ORDER BY Account.Owner.Username NULLS FIRST")
+        .await;
+    assert_eq!(v["records"][0]["Subject"], "no account", "{v}");
+    assert_eq!(v["records"][1]["Subject"], "with account", "{v}");
+
+    // Five relationships are allowed, six are not.
+    let five = "Account.Owner.CreatedBy.CreatedBy.CreatedBy.Username";
+    let (st, v) = sf
+        .query(&format!(
+            "SELECT {five} FROM Case WHERE Subject = 'with account'"
+        ))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let six = "Account.Owner.CreatedBy.CreatedBy.CreatedBy.CreatedBy.Username";
+    let (st, v) = sf.query(&format!("SELECT {six} FROM Case")).await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v[0]["errorCode"], "MALFORMED_QUERY", "{v}");
+
+    // An unknown relationship in the middle of the path.
+    let (st, v) = sf.query("SELECT Account.Nobody.Username FROM Case").await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v[0]["errorCode"], "INVALID_FIELD", "{v}");
+    s.shutdown().await;
+}

@@ -408,19 +408,40 @@ fn show(t: Option<&Tok>) -> String {
     }
 }
 
-/// A resolved field path: a field of the object, or `Rel.Field` through a reference.
+/// How many relationships one field path may walk (`Account.Owner.Manager.Name` walks three):
+/// Salesforce's limit of five levels for child-to-parent relationships.
+const MAX_HOPS: usize = 5;
+
+/// A resolved field path: a field of the object, or `Rel.Rel….Field` through references.
 #[derive(Clone)]
 struct FieldPath {
-    /// What the answer names it (`Subject`, `Account.Name`).
-    label: String,
     field: String,
     ty: FieldType,
-    via: Option<(String, Arc<ObjMeta>)>,
+    /// The references walked, from the queried object on.
+    via: Vec<Hop>,
+}
+
+/// One relationship of a path: the reference field on the object reached so far, the
+/// relationship's name (the answer's key for the nested record), the object it reaches.
+#[derive(Clone)]
+struct Hop {
+    reference: String,
+    relationship: String,
+    target: Arc<ObjMeta>,
 }
 
 fn resolve(sf: &SfState, meta: &ObjMeta, name: &str) -> Result<FieldPath, SfError> {
-    if let Some((rel, rest)) = name.split_once('.') {
-        let r = meta
+    let mut parts: Vec<&str> = name.split('.').collect();
+    let last = parts.pop().unwrap_or(name);
+    if parts.len() > MAX_HOPS {
+        return Err(malformed(format!(
+            "{name}: a field path walks at most {MAX_HOPS} relationships (child to parent)"
+        )));
+    }
+    let mut via: Vec<Hop> = Vec::with_capacity(parts.len());
+    for rel in parts {
+        let on: &ObjMeta = via.last().map_or(meta, |h| &h.target);
+        let r = on
             .def
             .fields
             .iter()
@@ -435,38 +456,81 @@ fn resolve(sf: &SfState, meta: &ObjMeta, name: &str) -> Result<FieldPath, SfErro
             _ => None,
         }
         .ok_or_else(|| no_such_column(name, meta.name()))?;
-        let f = target
-            .field(rest)
-            .ok_or_else(|| no_such_column(rest, target.name()))?;
-        let rel_name = r.relationship.clone().unwrap_or_default();
-        return Ok(FieldPath {
-            label: format!("{rel_name}.{}", f.name),
-            field: f.name.clone(),
-            ty: f.ty.clone(),
-            via: Some((r.name.clone(), target.clone())),
+        via.push(Hop {
+            reference: r.name.clone(),
+            relationship: r.relationship.clone().unwrap_or_default(),
+            target,
         });
     }
-    let f = meta
-        .field(name)
-        .ok_or_else(|| no_such_column(name, meta.name()))?;
+    let on: &ObjMeta = via.last().map_or(meta, |h| &h.target);
+    let f = on.field(last).ok_or_else(|| {
+        if via.is_empty() {
+            no_such_column(name, meta.name())
+        } else {
+            no_such_column(last, on.name())
+        }
+    })?;
     Ok(FieldPath {
-        label: f.name.clone(),
         field: f.name.clone(),
         ty: f.ty.clone(),
-        via: None,
+        via,
+    })
+}
+
+/// The record a path's walk reaches from `rec` (`rec` itself without a walk); `None` when a
+/// reference on the way is empty or names no record.
+fn reach<'a>(db: &'a Db, rec: &'a Record, via: &[Hop]) -> Option<&'a Record> {
+    via.iter().try_fold(rec, |r, hop| {
+        let id = r.get(&hop.reference)?.as_str()?;
+        db.table(hop.target.name())?.rows.get(id)
     })
 }
 
 fn value_of<'a>(db: &'a Db, rec: &'a Record, p: &FieldPath) -> &'a Value {
-    match &p.via {
-        None => rec.get(&p.field).unwrap_or(&Value::Null),
-        Some((ref_field, target)) => rec
-            .get(ref_field)
+    reach(db, rec, &p.via)
+        .and_then(|r| r.get(&p.field))
+        .unwrap_or(&Value::Null)
+}
+
+/// Puts a walked field's value into an answer row as Salesforce nests it: each relationship an
+/// object with its `attributes` (type and URL of the record reached), the field in the last;
+/// a relationship whose reference is empty is `null` and ends the nesting.
+fn nest(
+    db: &Db,
+    rec: &Record,
+    p: &FieldPath,
+    out: &mut serde_json::Map<String, Value>,
+    version: &str,
+) {
+    let mut at = out;
+    let mut from = rec;
+    for hop in &p.via {
+        let linked = from
+            .get(&hop.reference)
             .and_then(Value::as_str)
-            .and_then(|id| db.table(target.name())?.rows.get(id))
-            .and_then(|r| r.get(&p.field))
-            .unwrap_or(&Value::Null),
+            .and_then(|id| {
+                db.table(hop.target.name())?
+                    .rows
+                    .get(id)
+                    .map(|t| (id.to_string(), t))
+            });
+        let Some((id, next)) = linked else {
+            at.entry(hop.relationship.clone()).or_insert(Value::Null);
+            return;
+        };
+        let slot = at.entry(hop.relationship.clone()).or_insert_with(|| {
+            json!({"attributes": {"type": hop.target.name(), "url": format!("/services/data/{version}/sobjects/{}/{id}", hop.target.name())}})
+        });
+        let Some(m) = slot.as_object_mut() else {
+            return;
+        };
+        at = m;
+        from = next;
     }
+    at.insert(
+        p.field.clone(),
+        from.get(&p.field).cloned().unwrap_or(Value::Null),
+    );
 }
 
 fn compare(v: &Value, lit: &Lit, ty: &FieldType) -> Option<Ordering> {
@@ -557,7 +621,9 @@ fn eval(db: &Db, rec: &Record, p: &Plan) -> bool {
 /// match: a lookup instead of a scan of the table. `None` when the literal is not an id.
 fn id_key(p: &Plan) -> Option<String> {
     match p {
-        Plan::Cmp(f, op, Lit::Str(l)) if f.via.is_none() && f.field == "Id" && op == "=" => to18(l),
+        Plan::Cmp(f, op, Lit::Str(l)) if f.via.is_empty() && f.field == "Id" && op == "=" => {
+            to18(l)
+        }
         Plan::And(a, b) => id_key(a).or_else(|| id_key(b)),
         _ => None,
     }
@@ -655,30 +721,7 @@ fn execute(sf: &SfState, q: &str, version: &str) -> Result<(usize, Vec<Value>), 
             let mut out = render(&meta, r, version, Some(&[]));
             if let Some(o) = out.as_object_mut() {
                 for p in &fields {
-                    match &p.via {
-                        None => {
-                            o.insert(p.label.clone(), value_of(&db, r, p).clone());
-                        }
-                        Some((ref_field, target)) => {
-                            let rel = p.label.split('.').next().unwrap_or("").to_string();
-                            let linked = r.get(ref_field).and_then(Value::as_str).and_then(|id| {
-                                db.table(target.name())?.rows.get(id).map(|t| (id.to_string(), t))
-                            });
-                            match linked {
-                                None => {
-                                    o.entry(rel).or_insert(Value::Null);
-                                }
-                                Some((id, t)) => {
-                                    let slot = o.entry(rel).or_insert_with(|| {
-                                        json!({"attributes": {"type": target.name(), "url": format!("/services/data/{version}/sobjects/{}/{id}", target.name())}})
-                                    });
-                                    if let Some(m) = slot.as_object_mut() {
-                                        m.insert(p.field.clone(), t.get(&p.field).cloned().unwrap_or(Value::Null));
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    nest(&db, r, p, o, version);
                 }
             }
             out
