@@ -9,20 +9,17 @@
 //! ([`jobs`]: the top-level fields, and runs of elements of its big arrays), serialised on every
 //! core into buffers and written (and hashed) in order by the calling thread. A piece at depth
 //! `d` is what serde_json writes there: the pretty form depends only on the depth it starts at
-//! (a [`Pretty`] formatter starting at `d`), the compact form on nothing. [`Dual`] writes both
-//! forms in one pass, so `seam compile -o FILE` serialises the plan once for the file and the
-//! hash.
+//! (a [`Ser`] starting at `d`), the compact form on nothing. A [`Ser`] over [`BothOut`] writes
+//! both forms in one pass, so `seam compile -o FILE` serialises the plan once for the file and
+//! the hash. Values are serialised by [`super::ser`], serde_json's bytes without its escape
+//! scan.
 
+use super::ser::{BothOut, CompactOut, PrettyOut, Ser};
 use super::Plan;
 use serde::Serialize;
-use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
 use std::sync::mpsc;
-
-/// A line break followed by enough spaces for the deepest line a Plan has, with room to spare.
-const BREAK_AND_INDENT: &[u8] =
-    b"\n                                                                ";
 
 /// What `spec_hash` shows in [`Plan::write_pretty_hashing`]'s output until the caller patches
 /// the real hash in: as long as a hash (64 hex digits).
@@ -182,28 +179,18 @@ impl Piece {
 
     /// A value starting at `depth` (the top-level object's fields are at depth 1).
     fn value<T: Serialize + ?Sized>(&mut self, value: &T, depth: usize) -> io::Result<()> {
-        let pretty = Pretty {
-            depth,
-            has_value: false,
-        };
         match self.mode {
-            Mode::Pretty => {
-                value.serialize(&mut serde_json::Serializer::with_formatter(
-                    &mut self.pretty,
-                    pretty,
-                ))?;
+            Mode::Pretty => value.serialize(&mut Ser::new(PrettyOut(&mut self.pretty), depth))?,
+            Mode::Compact => {
+                value.serialize(&mut Ser::new(CompactOut(&mut self.compact), depth))?
             }
-            Mode::Compact => serde_json::to_writer(&mut self.compact, value)?,
-            Mode::Both => {
-                let dual = Dual {
-                    pretty,
+            Mode::Both => value.serialize(&mut Ser::new(
+                BothOut {
+                    pretty: &mut self.pretty,
                     compact: &mut self.compact,
-                };
-                value.serialize(&mut serde_json::Serializer::with_formatter(
-                    &mut self.pretty,
-                    dual,
-                ))?;
-            }
+                },
+                depth,
+            ))?,
         }
         Ok(())
     }
@@ -401,157 +388,6 @@ impl Helper {
     }
 }
 
-/// serde_json's `PrettyFormatter` with a two-space indent; strings and numbers are written by
-/// the trait's default methods, as `PrettyFormatter` does.
-#[derive(Default)]
-struct Pretty {
-    depth: usize,
-    has_value: bool,
-}
-
-impl Pretty {
-    /// `\n` and the current indentation, in one write when it fits the constant.
-    fn break_line<W: ?Sized + Write>(&self, w: &mut W) -> io::Result<()> {
-        let width = 1 + 2 * self.depth;
-        match BREAK_AND_INDENT.get(..width) {
-            Some(bytes) => w.write_all(bytes),
-            None => {
-                w.write_all(b"\n")?;
-                for _ in 0..self.depth {
-                    w.write_all(b"  ")?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn open<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        w.write_all(bracket)
-    }
-
-    fn close<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.has_value {
-            self.break_line(w)?;
-        }
-        w.write_all(bracket)
-    }
-
-    fn item<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        if !first {
-            w.write_all(b",")?;
-        }
-        self.break_line(w)
-    }
-}
-
-impl Formatter for Pretty {
-    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.open(w, b"[")
-    }
-
-    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.close(w, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.item(w, first)
-    }
-
-    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.open(w, b"{")
-    }
-
-    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.close(w, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.item(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        w.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-}
-
-/// [`Pretty`] into the writer and serde_json's compact form into `compact`, in one pass. The
-/// structure (brackets, separators, line breaks) is written by each form's own formatter; a
-/// value is rendered once, compact, and its bytes copied to the writer: both forms write
-/// values with the trait's default methods, so they are the same bytes.
-struct Dual<'c> {
-    pretty: Pretty,
-    compact: &'c mut Vec<u8>,
-}
-
-/// A structural method: each form writes its own.
-macro_rules! structure {
-    ($name:ident $(, $arg:ident: $ty:ty)*) => {
-        fn $name<W: ?Sized + Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> io::Result<()> {
-            self.pretty.$name(w $(, $arg)*)?;
-            CompactFormatter.$name(&mut *self.compact $(, $arg)*)
-        }
-    };
-}
-
-/// A value method: rendered into the compact form, then copied to the pretty one.
-macro_rules! value {
-    ($name:ident $(, $arg:ident: $ty:ty)*) => {
-        fn $name<W: ?Sized + Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> io::Result<()> {
-            let start = self.compact.len();
-            CompactFormatter.$name(&mut *self.compact $(, $arg)*)?;
-            w.write_all(self.compact.get(start..).unwrap_or_default())
-        }
-    };
-}
-
-// `write_byte_array` keeps the trait's default, which writes through the structural methods
-// above (a Plan has no byte arrays).
-impl Formatter for Dual<'_> {
-    structure!(begin_array);
-    structure!(end_array);
-    structure!(begin_array_value, first: bool);
-    structure!(end_array_value);
-    structure!(begin_object);
-    structure!(end_object);
-    structure!(begin_object_key, first: bool);
-    structure!(end_object_key);
-    structure!(begin_object_value);
-    structure!(end_object_value);
-    value!(write_null);
-    value!(write_bool, v: bool);
-    value!(write_i8, v: i8);
-    value!(write_i16, v: i16);
-    value!(write_i32, v: i32);
-    value!(write_i64, v: i64);
-    value!(write_i128, v: i128);
-    value!(write_u8, v: u8);
-    value!(write_u16, v: u16);
-    value!(write_u32, v: u32);
-    value!(write_u64, v: u64);
-    value!(write_u128, v: u128);
-    value!(write_f32, v: f32);
-    value!(write_f64, v: f64);
-    value!(write_number_str, v: &str);
-    value!(begin_string);
-    value!(end_string);
-    value!(write_string_fragment, v: &str);
-    value!(write_char_escape, v: CharEscape);
-    value!(write_raw_fragment, v: &str);
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 pub(super) mod tests {
@@ -585,34 +421,5 @@ pub(super) mod tests {
             String::from_utf8(hashed).unwrap(),
             h.spec_hash,
         )
-    }
-
-    fn pretty_of(v: &serde_json::Value) -> String {
-        let mut out = Vec::new();
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, Pretty::default());
-        v.serialize(&mut ser).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn nesting_empty_containers_and_deep_lines_match_serde_json() {
-        let mut deep = serde_json::json!("leaf");
-        // Deeper than the constant's indentation, to take the slow path too.
-        for i in 0..40 {
-            deep = if i % 2 == 0 {
-                serde_json::json!({ "k": deep, "empty": {}, "list": [] })
-            } else {
-                serde_json::json!([deep, 1.5, null, true, "a\"b\\n"])
-            };
-        }
-        for v in [
-            serde_json::json!({}),
-            serde_json::json!([]),
-            serde_json::json!({"a": [1, {"b": []}], "c": {"d": {}}}),
-            deep,
-        ] {
-            let expected = serde_json::to_string_pretty(&v).unwrap();
-            assert_eq!(pretty_of(&v), expected);
-        }
     }
 }

@@ -12,6 +12,7 @@
 
 mod build;
 mod json;
+mod ser;
 
 pub use json::{HashedJson, HASH_PLACEHOLDER};
 
