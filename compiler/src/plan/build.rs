@@ -83,6 +83,39 @@ impl Touched {
         }
     }
 
+    /// [`Touched::field`] of every mapping's source and target. A link's mappings are almost
+    /// all between its two objects, so their fields are gathered per side and the side's set
+    /// is looked up once, not once per field.
+    fn link_fields(&mut self, l: &model::Link) {
+        let (left, right) = (&l.left.node, &l.right.node);
+        let on =
+            |o: &model::ObjRef, f: &model::FieldRef| o.system == f.system && o.object == f.object;
+        let mut lefts = Vec::with_capacity(l.mappings.len());
+        let mut rights = Vec::with_capacity(l.mappings.len());
+        for m in &l.mappings {
+            for f in [&m.source.node, &m.target.node] {
+                if on(left, f) {
+                    lefts.push(&f.field);
+                } else if on(right, f) {
+                    rights.push(&f.field);
+                } else {
+                    self.field(f);
+                }
+            }
+        }
+        for (object, names) in [(left, lefts), (right, rights)] {
+            if names.is_empty() {
+                continue;
+            }
+            let fields = self.of(&object.system, &object.object);
+            for name in names {
+                if !fields.contains(&**name) {
+                    fields.insert(model::Name::clone(name));
+                }
+            }
+        }
+    }
+
     fn object(&mut self, o: &model::ObjRef) {
         self.of(&o.system, &o.object);
     }
@@ -223,22 +256,26 @@ pub(super) fn plan_type(t: &FieldType) -> PlanType {
 ///
 /// Sorted on the model's shared names (a stable sort keeps that order among equal sources),
 /// so the strings are made once per entry rather than cloned into a map keyed by `String`s.
+/// The sort key is the rank of the source's object among the sources' distinct objects (few:
+/// one per object a link reads) and then the field's name: one number and, within an object,
+/// one name compared instead of three names. Ranks follow the order of (system, object), and
 /// [`model::Name`] orders as its text, so this is the order of [`FieldPath`].
 fn ownership(model: &Model) -> Vec<FieldOwnership> {
-    let mut writes: Vec<(&model::FieldRef, &model::FieldRef, &str)> =
+    let mut writes: Vec<(u32, &model::FieldRef, &model::FieldRef, &str)> =
         Vec::with_capacity(model.links.iter().map(|l| l.mappings.len()).sum());
     for l in &model.links {
         // The plan lists a link's left-to-right mappings before its right-to-left ones.
         let forward = l.mappings.iter().filter(|m| reads_left(l, m));
         let back = l.mappings.iter().filter(|m| !reads_left(l, m));
         for m in forward.chain(back) {
-            writes.push((&m.source.node, &m.target.node, l.name.as_str()));
+            writes.push((0, &m.source.node, &m.target.node, l.name.as_str()));
         }
     }
-    writes.sort_by(|a, b| a.0.cmp(b.0));
-    let mut out: Vec<FieldOwnership> = Vec::new();
+    rank_objects(&mut writes);
+    writes.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.field.cmp(&b.1.field)));
+    let mut out: Vec<FieldOwnership> = Vec::with_capacity(writes.len());
     let mut current: Option<&model::FieldRef> = None;
-    for (source, target, link) in writes {
+    for (_, source, target, link) in writes {
         let replica = Replica {
             field: field_path(target),
             link: link.to_string(),
@@ -256,6 +293,38 @@ fn ownership(model: &Model) -> Vec<FieldOwnership> {
         }
     }
     out
+}
+
+/// Sets each write's first element to the rank of its source's object in the (system,
+/// object) order of the sources' distinct objects. Consecutive writes mostly share an object
+/// (a link's mappings), so the previous one's rank is reused when it does.
+fn rank_objects(writes: &mut [(u32, &model::FieldRef, &model::FieldRef, &str)]) {
+    let mut ranks: HashMap<(&str, &str), u32> = HashMap::default();
+    for w in writes.iter() {
+        ranks.entry((&*w.1.system, &*w.1.object)).or_insert(0);
+    }
+    let mut objects: Vec<(&str, &str)> = ranks.keys().copied().collect();
+    objects.sort_unstable();
+    for (rank, object) in (0u32..).zip(&objects) {
+        if let Some(r) = ranks.get_mut(object) {
+            *r = rank;
+        }
+    }
+    let mut last: Option<(&model::FieldRef, u32)> = None;
+    for w in writes.iter_mut() {
+        let source = w.1;
+        let rank = match last {
+            Some((prev, rank)) if prev.system == source.system && prev.object == source.object => {
+                rank
+            }
+            _ => ranks
+                .get(&(&*source.system, &*source.object))
+                .copied()
+                .unwrap_or(0),
+        };
+        w.0 = rank;
+        last = Some((source, rank));
+    }
 }
 
 // `String::from(&*name)`, not `name.to_string()`: an `Arc<str>` has no `ToString` shortcut,
@@ -295,11 +364,11 @@ fn link(model: &Model, l: &model::Link, touched: &mut Touched) -> PlanLink {
             when: condition(&o.condition, touched),
         })
         .collect();
-    let mut left_to_right = Vec::new();
-    let mut right_to_left = Vec::new();
+    let forward = l.mappings.iter().filter(|m| reads_left(l, m)).count();
+    let mut left_to_right = Vec::with_capacity(forward);
+    let mut right_to_left = Vec::with_capacity(l.mappings.len() - forward);
+    touched.link_fields(l);
     for m in &l.mappings {
-        touched.field(&m.source.node);
-        touched.field(&m.target.node);
         let pm = mapping(model, m);
         if reads_left(l, m) {
             left_to_right.push(pm);
