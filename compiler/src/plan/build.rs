@@ -19,6 +19,16 @@ impl Plan {
     /// [`Plan::from_model`] without `spec_hash` (left empty), for readers that do not show it
     /// (`seam table`): the hash serialises the whole plan once more.
     pub fn from_model_unhashed(model: &Model) -> Plan {
+        let mut plan = Plan::from_model_but_ownership(model);
+        plan.ownership = ownership(model);
+        plan
+    }
+
+    /// [`Plan::from_model_unhashed`] with `ownership` left empty, for a writer that serialises
+    /// the ownership list from the model instead ([`OwnershipView`], `seam compile`): it is
+    /// the plan's largest part (a [`FieldPath`] for every mapping's source and target) and
+    /// copies no name of it there.
+    pub fn from_model_but_ownership(model: &Model) -> Plan {
         let mut touched = Touched::default();
         let links: Vec<PlanLink> = model
             .links
@@ -50,7 +60,7 @@ impl Plan {
             seam: model.name.clone().unwrap_or_default(),
             systems: model.systems.iter().map(system).collect(),
             objects: objects(model, &touched),
-            ownership: ownership(model),
+            ownership: Vec::new(),
             identities,
             links,
             workflows,
@@ -251,17 +261,134 @@ pub(super) fn plan_type(t: &FieldType) -> PlanType {
     }
 }
 
+/// One mapping's write, as the ownership list sorts it: the rank of its source's object
+/// ([`rank_objects`]), its source, its target, its link's name.
+type Write<'m> = (u32, &'m model::FieldRef, &'m model::FieldRef, &'m str);
+
+/// The plan's ownership list as views of the model: each entry what [`FieldOwnership`] holds,
+/// serialised to the same JSON, with no name copied. `seam compile` writes the plan's
+/// ownership from this ([`Plan::from_model_but_ownership`]).
+pub struct OwnershipView<'m> {
+    writes: Vec<Write<'m>>,
+}
+
+/// An entry of an [`OwnershipView`]: a source and the writes of it (at least one), in order.
+pub struct OwnershipEntry<'v, 'm> {
+    writes: &'v [Write<'m>],
+}
+
+impl<'m> OwnershipView<'m> {
+    pub fn of(model: &'m Model) -> OwnershipView<'m> {
+        OwnershipView {
+            writes: sorted_writes(model),
+        }
+    }
+
+    /// The entries, in the order of the plan's `ownership`.
+    pub fn entries(&self) -> Vec<OwnershipEntry<'_, 'm>> {
+        let mut out = Vec::new();
+        let mut rest = self.writes.as_slice();
+        while let Some(first) = rest.first() {
+            let n = rest.iter().take_while(|w| w.1 == first.1).count();
+            let (writes, after) = rest.split_at(n);
+            out.push(OwnershipEntry { writes });
+            rest = after;
+        }
+        out
+    }
+}
+
+impl OwnershipEntry<'_, '_> {
+    /// As the plan holds it.
+    fn owned(&self) -> Option<FieldOwnership> {
+        let source = self.writes.first()?.1;
+        Some(FieldOwnership {
+            field: field_path(source),
+            owner: String::from(&*source.system),
+            replicas: self
+                .writes
+                .iter()
+                .map(|(_, _, target, link)| Replica {
+                    field: field_path(target),
+                    link: link.to_string(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// A [`FieldPath`]'s JSON from the model's names.
+struct PathView<'m>(&'m model::FieldRef);
+
+impl serde::Serialize for PathView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("FieldPath", 3)?;
+        st.serialize_field("system", &*self.0.system)?;
+        st.serialize_field("object", &*self.0.object)?;
+        st.serialize_field("field", &*self.0.field)?;
+        st.end()
+    }
+}
+
+/// A [`Replica`]'s JSON.
+struct ReplicaView<'w, 'm>(&'w Write<'m>);
+
+impl serde::Serialize for ReplicaView<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Replica", 2)?;
+        st.serialize_field("field", &PathView(self.0 .2))?;
+        st.serialize_field("link", self.0 .3)?;
+        st.end()
+    }
+}
+
+/// A [`FieldOwnership`]'s JSON (an entry always has a write; an empty one, which
+/// [`OwnershipView::entries`] never makes, is `null`).
+impl serde::Serialize for OwnershipEntry<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let Some(first) = self.writes.first() else {
+            return s.serialize_unit();
+        };
+        let mut st = s.serialize_struct("FieldOwnership", 3)?;
+        st.serialize_field("field", &PathView(first.1))?;
+        st.serialize_field("owner", &*first.1.system)?;
+        st.serialize_field("replicas", &Replicas(self.writes))?;
+        st.end()
+    }
+}
+
+struct Replicas<'w, 'm>(&'w [Write<'m>]);
+
+impl serde::Serialize for Replicas<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(ReplicaView))
+    }
+}
+
 /// Every mapping source, its owner and its replicas, sorted by field; a field's replicas in
 /// the order of the links and mappings that write them.
+fn ownership(model: &Model) -> Vec<FieldOwnership> {
+    OwnershipView::of(model)
+        .entries()
+        .iter()
+        .filter_map(OwnershipEntry::owned)
+        .collect()
+}
+
+/// Every mapping's write, sorted by source; a source's writes in the order of the links and
+/// mappings that write them.
 ///
 /// Sorted on the model's shared names (a stable sort keeps that order among equal sources),
-/// so the strings are made once per entry rather than cloned into a map keyed by `String`s.
-/// The sort key is the rank of the source's object among the sources' distinct objects (few:
-/// one per object a link reads) and then the field's name: one number and, within an object,
-/// one name compared instead of three names. Ranks follow the order of (system, object), and
-/// [`model::Name`] orders as its text, so this is the order of [`FieldPath`].
-fn ownership(model: &Model) -> Vec<FieldOwnership> {
-    let mut writes: Vec<(u32, &model::FieldRef, &model::FieldRef, &str)> =
+/// so no string is made. The sort key is the rank of the source's object among the sources'
+/// distinct objects (few: one per object a link reads) and then the field's name: one number
+/// and, within an object, one name compared instead of three names. Ranks follow the order of
+/// (system, object), and [`model::Name`] orders as its text, so this is the order of
+/// [`FieldPath`].
+fn sorted_writes(model: &Model) -> Vec<Write<'_>> {
+    let mut writes: Vec<Write<'_>> =
         Vec::with_capacity(model.links.iter().map(|l| l.mappings.len()).sum());
     for l in &model.links {
         // The plan lists a link's left-to-right mappings before its right-to-left ones.
@@ -273,32 +400,13 @@ fn ownership(model: &Model) -> Vec<FieldOwnership> {
     }
     rank_objects(&mut writes);
     writes.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.field.cmp(&b.1.field)));
-    let mut out: Vec<FieldOwnership> = Vec::with_capacity(writes.len());
-    let mut current: Option<&model::FieldRef> = None;
-    for (_, source, target, link) in writes {
-        let replica = Replica {
-            field: field_path(target),
-            link: link.to_string(),
-        };
-        match out.last_mut() {
-            Some(last) if current == Some(source) => last.replicas.push(replica),
-            _ => {
-                current = Some(source);
-                out.push(FieldOwnership {
-                    field: field_path(source),
-                    owner: String::from(&*source.system),
-                    replicas: vec![replica],
-                });
-            }
-        }
-    }
-    out
+    writes
 }
 
 /// Sets each write's first element to the rank of its source's object in the (system,
 /// object) order of the sources' distinct objects. Consecutive writes mostly share an object
 /// (a link's mappings), so the previous one's rank is reused when it does.
-fn rank_objects(writes: &mut [(u32, &model::FieldRef, &model::FieldRef, &str)]) {
+fn rank_objects(writes: &mut [Write<'_>]) {
     let mut ranks: HashMap<(&str, &str), u32> = HashMap::default();
     for w in writes.iter() {
         ranks.entry((&*w.1.system, &*w.1.object)).or_insert(0);

@@ -15,7 +15,7 @@
 //! scan.
 
 use super::ser::{BothOut, CompactOut, PrettyOut, Ser};
-use super::Plan;
+use super::{OwnershipEntry, Plan};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
@@ -52,7 +52,7 @@ impl Plan {
     /// Writes the plan as pretty JSON (no final line break): the bytes of
     /// `serde_json::to_writer_pretty`.
     pub fn write_pretty<W: Write>(&self, out: W) -> serde_json::Result<()> {
-        write_pretty(self, out, Split::for_plan(self)).map_err(serde_json::Error::io)
+        write_pretty(self, None, out, Split::for_plan(self, None)).map_err(serde_json::Error::io)
     }
 
     /// Writes the plan as pretty JSON (no final line break) with [`HASH_PLACEHOLDER`] in place
@@ -61,9 +61,42 @@ impl Plan {
     /// [`Plan::write_pretty`] for the plan with that hash (for an output that can be written
     /// at a position: a regular file).
     pub fn write_pretty_hashing<W: Write>(&self, out: W) -> io::Result<HashedJson> {
-        write_pretty_hashing(self, out, Split::for_plan(self))
+        write_pretty_hashing(self, None, out, Split::for_plan(self, None))
+    }
+
+    /// [`Plan::write_pretty`] with the ownership list taken from `ownership` (an
+    /// [`super::OwnershipView`]'s entries) instead of the plan's own `ownership`: the bytes of
+    /// the plan whose `ownership` holds them.
+    pub fn write_pretty_with<W: Write>(
+        &self,
+        ownership: &[OwnershipEntry<'_, '_>],
+        out: W,
+    ) -> serde_json::Result<()> {
+        let split = Split::for_plan(self, Some(ownership.len()));
+        write_pretty(self, Some(ownership), out, split).map_err(serde_json::Error::io)
+    }
+
+    /// [`Plan::write_pretty_hashing`] with the ownership list taken from `ownership`, as in
+    /// [`Plan::write_pretty_with`].
+    pub fn write_pretty_hashing_with<W: Write>(
+        &self,
+        ownership: &[OwnershipEntry<'_, '_>],
+        out: W,
+    ) -> io::Result<HashedJson> {
+        let split = Split::for_plan(self, Some(ownership.len()));
+        write_pretty_hashing(self, Some(ownership), out, split)
+    }
+
+    /// [`Plan::content_hash`] with the ownership list taken from `ownership`, as in
+    /// [`Plan::write_pretty_with`].
+    pub fn content_hash_with(&self, ownership: &[OwnershipEntry<'_, '_>]) -> String {
+        let split = Split::for_plan(self, Some(ownership.len()));
+        content_hash_split(self, Some(ownership), split)
     }
 }
+
+/// Where a pass takes the ownership list from: the plan's own (`None`) or these entries.
+type Owners<'a, 'v, 'm> = Option<&'a [OwnershipEntry<'v, 'm>]>;
 
 /// How a pass is cut: into how many pieces per big array, on how many threads.
 #[derive(Clone, Copy, Debug)]
@@ -73,8 +106,11 @@ struct Split {
 }
 
 impl Split {
-    fn for_plan(plan: &Plan) -> Split {
-        if plan.objects.len() + plan.ownership.len() + plan.links.len() < PARALLEL_MIN_ELEMENTS {
+    /// The cut for `plan`, whose ownership list has `ownership` entries if given (else the
+    /// plan's own).
+    fn for_plan(plan: &Plan, ownership: Option<usize>) -> Split {
+        let ownership = ownership.unwrap_or(plan.ownership.len());
+        if plan.objects.len() + ownership + plan.links.len() < PARALLEL_MIN_ELEMENTS {
             return Split {
                 pieces: 1,
                 threads: 1,
@@ -87,15 +123,25 @@ impl Split {
     }
 }
 
-fn write_pretty<W: Write>(plan: &Plan, mut out: W, split: Split) -> io::Result<()> {
-    let (jobs, _) = jobs(plan, &plan.spec_hash, split.pieces);
+fn write_pretty<W: Write>(
+    plan: &Plan,
+    owners: Owners<'_, '_, '_>,
+    mut out: W,
+    split: Split,
+) -> io::Result<()> {
+    let (jobs, _) = jobs(plan, owners, &plan.spec_hash, split.pieces);
     run(&jobs, Mode::Pretty, split.threads, |piece| {
         out.write_all(&piece.pretty)
     })
 }
 
-fn write_pretty_hashing<W: Write>(plan: &Plan, mut out: W, split: Split) -> io::Result<HashedJson> {
-    let (jobs, hash_job) = jobs(plan, HASH_PLACEHOLDER, split.pieces);
+fn write_pretty_hashing<W: Write>(
+    plan: &Plan,
+    owners: Owners<'_, '_, '_>,
+    mut out: W,
+    split: Split,
+) -> io::Result<HashedJson> {
+    let (jobs, hash_job) = jobs(plan, owners, HASH_PLACEHOLDER, split.pieces);
     let mut hasher = Sha256::new();
     let (mut written, mut hash_at, mut index) = (0u64, 0u64, 0usize);
     run(&jobs, Mode::Both, split.threads, |piece| {
@@ -116,11 +162,11 @@ fn write_pretty_hashing<W: Write>(plan: &Plan, mut out: W, split: Split) -> io::
 /// SHA-256 (lowercase hex) of the plan's compact JSON with `spec_hash` empty, whatever the
 /// plan's `spec_hash` holds.
 pub(super) fn content_hash(plan: &Plan) -> String {
-    content_hash_split(plan, Split::for_plan(plan))
+    content_hash_split(plan, None, Split::for_plan(plan, None))
 }
 
-fn content_hash_split(plan: &Plan, split: Split) -> String {
-    let (jobs, _) = jobs(plan, "", split.pieces);
+fn content_hash_split(plan: &Plan, owners: Owners<'_, '_, '_>, split: Split) -> String {
+    let (jobs, _) = jobs(plan, owners, "", split.pieces);
     let mut hasher = Sha256::new();
     // Serialising these plain data types into memory cannot fail.
     let _ = run(&jobs, Mode::Compact, split.threads, |piece| {
@@ -215,8 +261,14 @@ const SPEC_HASH_KEY: &str = ",\n  \"spec_hash\": ";
 /// (the compact form always has it empty), and the index of the piece that holds the hash
 /// (its text starts with [`SPEC_HASH_KEY`] and a quote). The top level is written here, field
 /// by field, as serde_json writes a struct; the destructuring makes a new field of [`Plan`] a
-/// compile error here. Each big array is cut into about `pieces` runs of elements.
-fn jobs<'a>(plan: &'a Plan, shown: &'a str, pieces: usize) -> (Vec<Job<'a>>, usize) {
+/// compile error here. Each big array is cut into about `pieces` runs of elements. The
+/// ownership list is `owners`' entries if given, else the plan's own.
+fn jobs<'a>(
+    plan: &'a Plan,
+    owners: Owners<'a, '_, '_>,
+    shown: &'a str,
+    pieces: usize,
+) -> (Vec<Job<'a>>, usize) {
     let Plan {
         plan_version,
         spec_hash: _,
@@ -246,7 +298,10 @@ fn jobs<'a>(plan: &'a Plan, shown: &'a str, pieces: usize) -> (Vec<Job<'a>>, usi
     jobs.push(field("seam", seam));
     jobs.push(field("systems", systems));
     array(&mut jobs, "objects", objects, pieces);
-    array(&mut jobs, "ownership", ownership, pieces);
+    match owners {
+        None => array(&mut jobs, "ownership", ownership, pieces),
+        Some(entries) => array(&mut jobs, "ownership", entries, pieces),
+    }
     jobs.push(field("identities", identities));
     array(&mut jobs, "links", links, pieces);
     jobs.push(field("workflows", workflows));
@@ -400,22 +455,28 @@ pub(super) mod tests {
 
     /// The pretty JSON, the hashed pretty JSON (placeholder patched) and the content hash of
     /// `plan` cut by `(pieces, threads)`.
-    pub(in crate::plan) fn outputs(
+    pub(in crate::plan) fn outputs(plan: &Plan, split: (usize, usize)) -> (String, String, String) {
+        outputs_with(plan, None, split)
+    }
+
+    /// [`outputs`] with the ownership list from `owners` if given.
+    pub(in crate::plan) fn outputs_with(
         plan: &Plan,
+        owners: Owners<'_, '_, '_>,
         (pieces, threads): (usize, usize),
     ) -> (String, String, String) {
         let split = Split { pieces, threads };
         let mut pretty = Vec::new();
-        write_pretty(plan, &mut pretty, split).unwrap();
+        write_pretty(plan, owners, &mut pretty, split).unwrap();
         let mut hashed = Vec::new();
-        let h = write_pretty_hashing(plan, &mut hashed, split).unwrap();
+        let h = write_pretty_hashing(plan, owners, &mut hashed, split).unwrap();
         let at = usize::try_from(h.hash_at).unwrap();
         assert_eq!(
             hashed.get(at..at + 64).unwrap(),
             HASH_PLACEHOLDER.as_bytes()
         );
         hashed.splice(at..at + 64, h.spec_hash.bytes());
-        assert_eq!(h.spec_hash, content_hash_split(plan, split));
+        assert_eq!(h.spec_hash, content_hash_split(plan, owners, split));
         (
             String::from_utf8(pretty).unwrap(),
             String::from_utf8(hashed).unwrap(),
