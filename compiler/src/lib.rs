@@ -101,11 +101,10 @@ pub fn check_and_plan(src: &str) -> (Checked, Option<Plan>) {
     check_and_plan_by(src, Plan::from_model_unhashed)
 }
 
-/// [`check_and_plan`] with the plan's `ownership` left empty
-/// ([`Plan::from_model_but_ownership`]), for a caller that writes it from the model
-/// ([`plan::OwnershipView`], `seam compile`).
-pub fn check_and_plan_but_ownership(src: &str) -> (Checked, Option<Plan>) {
-    check_and_plan_by(src, Plan::from_model_but_ownership)
+/// [`check_and_plan`] with a [`Plan::skeleton`] (no ownership list, no mapping lists), for a
+/// caller that writes those from the model ([`plan::ModelParts`], `seam compile`).
+pub fn check_and_plan_skeleton(src: &str) -> (Checked, Option<Plan>) {
+    check_and_plan_by(src, Plan::skeleton)
 }
 
 fn check_and_plan_by(src: &str, build: fn(&model::Model) -> Plan) -> (Checked, Option<Plan>) {

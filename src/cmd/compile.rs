@@ -2,7 +2,7 @@
 
 use super::load::{self, exit};
 use clap::Args;
-use seam_compiler::plan::{OwnershipEntry, OwnershipView};
+use seam_compiler::plan::{LinkEntry, ModelParts, OwnershipView};
 use seam_compiler::Plan;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -40,10 +40,16 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
     let (Some(mut plan), Some(model)) = (plan, checked.model.as_ref()) else {
         return Err(ExitCode::from(1));
     };
-    // The plan's ownership list is written from the model, not copied into the plan.
+    // The plan's ownership and mapping lists are written from the model, not copied into it.
     let view = OwnershipView::of(model);
     let ownership = view.entries();
-    write_plan(&mut plan, &ownership, args.output.as_deref())?;
+    let links = std::mem::take(&mut plan.links);
+    let link_entries = LinkEntry::all(&links, model);
+    let parts = ModelParts {
+        ownership: &ownership,
+        links: &link_entries,
+    };
+    write_plan(&mut plan, parts, args.output.as_deref())?;
     if let Some(path) = &args.output {
         eprintln!(
             "wrote {} (plan {}, spec hash {})",
@@ -53,6 +59,8 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
         );
     }
     // The model is not freed either: neither is needed any more.
+    load::leave_to_exit(link_entries);
+    load::leave_to_exit(links);
     load::leave_to_exit(ownership);
     load::leave_to_exit(view);
     load::leave_to_exit((plan, checked));
@@ -62,14 +70,10 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
 /// Computes the plan's `spec_hash` and writes the plan as pretty JSON and a line break,
 /// serialised straight into the file or stdout (no copy of the whole text in memory); a write
 /// error is exit code 2.
-fn write_plan(
-    plan: &mut Plan,
-    ownership: &[OwnershipEntry<'_, '_>],
-    out: Option<&Path>,
-) -> Result<(), ExitCode> {
+fn write_plan(plan: &mut Plan, parts: ModelParts<'_>, out: Option<&Path>) -> Result<(), ExitCode> {
     let written = match out {
-        None => write_hash_first(plan, ownership, std::io::stdout().lock()),
-        Some(path) => std::fs::File::create(path).and_then(|f| write_file(plan, ownership, f)),
+        None => write_hash_first(plan, parts, std::io::stdout().lock()),
+        Some(path) => std::fs::File::create(path).and_then(|f| write_file(plan, parts, f)),
     };
     written.map_err(|e| {
         let target = out.map_or("stdout".to_string(), |p| format!("`{}`", p.display()));
@@ -81,16 +85,12 @@ fn write_plan(
 /// A regular file is written with a placeholder for the hash, which is computed from the same
 /// serialisation and then written over the placeholder: the plan is serialised once. Any
 /// other file (a pipe, a device) gets the hash first.
-fn write_file(
-    plan: &mut Plan,
-    ownership: &[OwnershipEntry<'_, '_>],
-    file: File,
-) -> std::io::Result<()> {
+fn write_file(plan: &mut Plan, parts: ModelParts<'_>, file: File) -> std::io::Result<()> {
     if !file.metadata()?.is_file() {
-        return write_hash_first(plan, ownership, file);
+        return write_hash_first(plan, parts, file);
     }
     let mut out = BufWriter::with_capacity(PIECE_BUFFER_BYTES, &file);
-    let hashed = plan.write_pretty_hashing_with(ownership, &mut out)?;
+    let hashed = plan.write_pretty_hashing_with(parts, &mut out)?;
     out.write_all(b"\n")?;
     out.flush()?;
     drop(out);
@@ -102,12 +102,12 @@ fn write_file(
 /// The hash first (a pass over the plan of its own), then the plan with it.
 fn write_hash_first(
     plan: &mut Plan,
-    ownership: &[OwnershipEntry<'_, '_>],
+    parts: ModelParts<'_>,
     out: impl Write,
 ) -> std::io::Result<()> {
-    plan.spec_hash = plan.content_hash_with(ownership);
+    plan.spec_hash = plan.content_hash_with(parts);
     let mut out = BufWriter::with_capacity(PIECE_BUFFER_BYTES, out);
-    plan.write_pretty_with(ownership, &mut out)?;
+    plan.write_pretty_with(parts, &mut out)?;
     out.write_all(b"\n")?;
     out.flush()
 }

@@ -19,21 +19,26 @@ impl Plan {
     /// [`Plan::from_model`] without `spec_hash` (left empty), for readers that do not show it
     /// (`seam table`): the hash serialises the whole plan once more.
     pub fn from_model_unhashed(model: &Model) -> Plan {
-        let mut plan = Plan::from_model_but_ownership(model);
+        let mut plan = Plan::build(model, true);
         plan.ownership = ownership(model);
         plan
     }
 
-    /// [`Plan::from_model_unhashed`] with `ownership` left empty, for a writer that serialises
-    /// the ownership list from the model instead ([`OwnershipView`], `seam compile`): it is
-    /// the plan's largest part (a [`FieldPath`] for every mapping's source and target) and
-    /// copies no name of it there.
-    pub fn from_model_but_ownership(model: &Model) -> Plan {
+    /// [`Plan::from_model_unhashed`] but for the ownership list and the links' mapping lists
+    /// (`left_to_right`, `right_to_left`), left empty, for a writer that serialises those from
+    /// the model instead ([`ModelParts`], `seam compile`): they are the plan's largest part (a
+    /// [`FieldPath`] for every mapping's source and target, twice) and no name of them is
+    /// copied there.
+    pub fn skeleton(model: &Model) -> Plan {
+        Plan::build(model, false)
+    }
+
+    fn build(model: &Model, with_mappings: bool) -> Plan {
         let mut touched = Touched::default();
         let links: Vec<PlanLink> = model
             .links
             .iter()
-            .map(|l| link(model, l, &mut touched))
+            .map(|l| link(model, l, &mut touched, with_mappings))
             .collect();
         let workflows = model
             .workflows
@@ -453,7 +458,8 @@ fn object_path(o: &model::ObjRef) -> ObjectPath {
     }
 }
 
-fn link(model: &Model, l: &model::Link, touched: &mut Touched) -> PlanLink {
+/// A link of the plan; its mapping lists only if `with_mappings` (its touched fields always).
+fn link(model: &Model, l: &model::Link, touched: &mut Touched, with_mappings: bool) -> PlanLink {
     touched.object(&l.left.node);
     touched.object(&l.right.node);
     let key = l.key.as_ref().map(|k| {
@@ -472,11 +478,14 @@ fn link(model: &Model, l: &model::Link, touched: &mut Touched) -> PlanLink {
             when: condition(&o.condition, touched),
         })
         .collect();
-    let forward = l.mappings.iter().filter(|m| reads_left(l, m)).count();
-    let mut left_to_right = Vec::with_capacity(forward);
-    let mut right_to_left = Vec::with_capacity(l.mappings.len() - forward);
     touched.link_fields(l);
-    for m in &l.mappings {
+    let (mut left_to_right, mut right_to_left) = (Vec::new(), Vec::new());
+    if with_mappings {
+        let forward = l.mappings.iter().filter(|m| reads_left(l, m)).count();
+        left_to_right.reserve_exact(forward);
+        right_to_left.reserve_exact(l.mappings.len() - forward);
+    }
+    for m in l.mappings.iter().filter(|_| with_mappings) {
         let pm = mapping(model, m);
         if reads_left(l, m) {
             left_to_right.push(pm);
@@ -501,26 +510,124 @@ fn reads_left(l: &model::Link, m: &model::Mapping) -> bool {
 }
 
 fn mapping(model: &Model, m: &model::Mapping) -> PlanMapping {
-    let via = m.via.as_ref().and_then(|v| {
-        let identity = model.identities.get(v.node)?;
-        // The identity key on the source's side is read; the other side's is matched.
-        let source_side_left = identity.left.node.system == m.source.node.system;
-        let (source_key, target_key) = if source_side_left {
-            (&identity.left.node, &identity.right.node)
-        } else {
-            (&identity.right.node, &identity.left.node)
-        };
-        Some(IdentityTranslation {
-            identity: identity.name.clone(),
-            source_key: field_path(source_key),
-            target_key: field_path(target_key),
-        })
-    });
     PlanMapping {
         source: field_path(&m.source.node),
         target: field_path(&m.target.node),
         value_map: m.map.as_ref().map(value_map),
-        via,
+        via: via(model, m),
+    }
+}
+
+fn via(model: &Model, m: &model::Mapping) -> Option<IdentityTranslation> {
+    let v = m.via.as_ref()?;
+    let identity = model.identities.get(v.node)?;
+    // The identity key on the source's side is read; the other side's is matched.
+    let source_side_left = identity.left.node.system == m.source.node.system;
+    let (source_key, target_key) = if source_side_left {
+        (&identity.left.node, &identity.right.node)
+    } else {
+        (&identity.right.node, &identity.left.node)
+    };
+    Some(IdentityTranslation {
+        identity: identity.name.clone(),
+        source_key: field_path(source_key),
+        target_key: field_path(target_key),
+    })
+}
+
+/// A plan's parts that `seam compile` writes from the model rather than from the plan (whose
+/// [`Plan::skeleton`] leaves them empty): the ownership list, and each link with its mapping
+/// lists. Written, they are the bytes of the whole plan's (`Plan::write_pretty_with` and its
+/// siblings).
+#[derive(Clone, Copy)]
+pub struct ModelParts<'a> {
+    pub ownership: &'a [OwnershipEntry<'a, 'a>],
+    pub links: &'a [LinkEntry<'a>],
+}
+
+/// A link of a [`Plan::skeleton`] with its mapping lists from the model: serialises as the
+/// whole plan's [`PlanLink`].
+pub struct LinkEntry<'a> {
+    plan: &'a PlanLink,
+    link: &'a model::Link,
+    model: &'a Model,
+}
+
+impl<'a> LinkEntry<'a> {
+    /// The entries of a skeleton's links (`links`, built from `model`, in its order).
+    pub fn all(links: &'a [PlanLink], model: &'a Model) -> Vec<LinkEntry<'a>> {
+        links
+            .iter()
+            .zip(&model.links)
+            .map(|(plan, link)| LinkEntry { plan, link, model })
+            .collect()
+    }
+}
+
+impl serde::Serialize for LinkEntry<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let PlanLink {
+            name,
+            left,
+            right,
+            key,
+            open,
+            left_to_right: _,
+            right_to_left: _,
+        } = self.plan;
+        let mut st = s.serialize_struct("PlanLink", 7)?;
+        st.serialize_field("name", name)?;
+        st.serialize_field("left", left)?;
+        st.serialize_field("right", right)?;
+        match key {
+            Some(key) => st.serialize_field("key", key)?,
+            None => st.skip_field("key")?,
+        }
+        st.serialize_field("open", open)?;
+        st.serialize_field("left_to_right", &Mappings(self, true))?;
+        st.serialize_field("right_to_left", &Mappings(self, false))?;
+        st.end()
+    }
+}
+
+/// A link's mappings that read its left object (`true`) or its right one, in source order.
+struct Mappings<'e, 'a>(&'e LinkEntry<'a>, bool);
+
+impl serde::Serialize for Mappings<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Mappings(entry, forward) = *self;
+        s.collect_seq(
+            entry
+                .link
+                .mappings
+                .iter()
+                .filter(|m| reads_left(entry.link, m) == forward)
+                .map(|m| MappingView(entry.model, m)),
+        )
+    }
+}
+
+/// A [`PlanMapping`]'s JSON from the model: the paths from its names, a value map or an
+/// identity translation (rare) made for the moment.
+struct MappingView<'a>(&'a Model, &'a model::Mapping);
+
+impl serde::Serialize for MappingView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let MappingView(model, m) = *self;
+        let mut st = s.serialize_struct("PlanMapping", 4)?;
+        st.serialize_field("source", &PathView(&m.source.node))?;
+        st.serialize_field("target", &PathView(&m.target.node))?;
+        match m.map.as_ref().map(value_map) {
+            Some(map) => st.serialize_field("value_map", &map)?,
+            None => st.skip_field("value_map")?,
+        }
+        match via(model, m) {
+            Some(via) => st.serialize_field("via", &via)?,
+            None => st.skip_field("via")?,
+        }
+        st.end()
     }
 }
 

@@ -15,7 +15,7 @@
 //! scan.
 
 use super::ser::{BothOut, CompactOut, PrettyOut, Ser};
-use super::{OwnershipEntry, Plan};
+use super::{ModelParts, Plan};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
@@ -64,39 +64,39 @@ impl Plan {
         write_pretty_hashing(self, None, out, Split::for_plan(self, None))
     }
 
-    /// [`Plan::write_pretty`] with the ownership list taken from `ownership` (an
-    /// [`super::OwnershipView`]'s entries) instead of the plan's own `ownership`: the bytes of
-    /// the plan whose `ownership` holds them.
+    /// [`Plan::write_pretty`] for a [`Plan::skeleton`] with its missing parts from the model
+    /// (`parts`): the bytes of the whole plan's.
     pub fn write_pretty_with<W: Write>(
         &self,
-        ownership: &[OwnershipEntry<'_, '_>],
+        parts: ModelParts<'_>,
         out: W,
     ) -> serde_json::Result<()> {
-        let split = Split::for_plan(self, Some(ownership.len()));
-        write_pretty(self, Some(ownership), out, split).map_err(serde_json::Error::io)
+        let split = Split::for_plan(self, Some(parts));
+        write_pretty(self, Some(parts), out, split).map_err(serde_json::Error::io)
     }
 
-    /// [`Plan::write_pretty_hashing`] with the ownership list taken from `ownership`, as in
+    /// [`Plan::write_pretty_hashing`] for a [`Plan::skeleton`] and `parts`, as in
     /// [`Plan::write_pretty_with`].
     pub fn write_pretty_hashing_with<W: Write>(
         &self,
-        ownership: &[OwnershipEntry<'_, '_>],
+        parts: ModelParts<'_>,
         out: W,
     ) -> io::Result<HashedJson> {
-        let split = Split::for_plan(self, Some(ownership.len()));
-        write_pretty_hashing(self, Some(ownership), out, split)
+        let split = Split::for_plan(self, Some(parts));
+        write_pretty_hashing(self, Some(parts), out, split)
     }
 
-    /// [`Plan::content_hash`] with the ownership list taken from `ownership`, as in
+    /// [`Plan::content_hash`] for a [`Plan::skeleton`] and `parts`, as in
     /// [`Plan::write_pretty_with`].
-    pub fn content_hash_with(&self, ownership: &[OwnershipEntry<'_, '_>]) -> String {
-        let split = Split::for_plan(self, Some(ownership.len()));
-        content_hash_split(self, Some(ownership), split)
+    pub fn content_hash_with(&self, parts: ModelParts<'_>) -> String {
+        let split = Split::for_plan(self, Some(parts));
+        content_hash_split(self, Some(parts), split)
     }
 }
 
-/// Where a pass takes the ownership list from: the plan's own (`None`) or these entries.
-type Owners<'a, 'v, 'm> = Option<&'a [OwnershipEntry<'v, 'm>]>;
+/// Where a pass takes the ownership list and the links from: the plan's own (`None`) or the
+/// model's parts.
+type Owners<'a> = Option<ModelParts<'a>>;
 
 /// How a pass is cut: into how many pieces per big array, on how many threads.
 #[derive(Clone, Copy, Debug)]
@@ -106,11 +106,13 @@ struct Split {
 }
 
 impl Split {
-    /// The cut for `plan`, whose ownership list has `ownership` entries if given (else the
-    /// plan's own).
-    fn for_plan(plan: &Plan, ownership: Option<usize>) -> Split {
-        let ownership = ownership.unwrap_or(plan.ownership.len());
-        if plan.objects.len() + ownership + plan.links.len() < PARALLEL_MIN_ELEMENTS {
+    /// The cut for `plan`, or for its skeleton and `parts` if given.
+    fn for_plan(plan: &Plan, parts: Owners<'_>) -> Split {
+        let (ownership, links) = match parts {
+            Some(p) => (p.ownership.len(), p.links.len()),
+            None => (plan.ownership.len(), plan.links.len()),
+        };
+        if plan.objects.len() + ownership + links < PARALLEL_MIN_ELEMENTS {
             return Split {
                 pieces: 1,
                 threads: 1,
@@ -125,7 +127,7 @@ impl Split {
 
 fn write_pretty<W: Write>(
     plan: &Plan,
-    owners: Owners<'_, '_, '_>,
+    owners: Owners<'_>,
     mut out: W,
     split: Split,
 ) -> io::Result<()> {
@@ -137,7 +139,7 @@ fn write_pretty<W: Write>(
 
 fn write_pretty_hashing<W: Write>(
     plan: &Plan,
-    owners: Owners<'_, '_, '_>,
+    owners: Owners<'_>,
     mut out: W,
     split: Split,
 ) -> io::Result<HashedJson> {
@@ -165,7 +167,7 @@ pub(super) fn content_hash(plan: &Plan) -> String {
     content_hash_split(plan, None, Split::for_plan(plan, None))
 }
 
-fn content_hash_split(plan: &Plan, owners: Owners<'_, '_, '_>, split: Split) -> String {
+fn content_hash_split(plan: &Plan, owners: Owners<'_>, split: Split) -> String {
     let (jobs, _) = jobs(plan, owners, "", split.pieces);
     let mut hasher = Sha256::new();
     // Serialising these plain data types into memory cannot fail.
@@ -262,10 +264,10 @@ const SPEC_HASH_KEY: &str = ",\n  \"spec_hash\": ";
 /// (its text starts with [`SPEC_HASH_KEY`] and a quote). The top level is written here, field
 /// by field, as serde_json writes a struct; the destructuring makes a new field of [`Plan`] a
 /// compile error here. Each big array is cut into about `pieces` runs of elements. The
-/// ownership list is `owners`' entries if given, else the plan's own.
+/// ownership list and the links are `owners`' if given, else the plan's own.
 fn jobs<'a>(
     plan: &'a Plan,
-    owners: Owners<'a, '_, '_>,
+    owners: Owners<'a>,
     shown: &'a str,
     pieces: usize,
 ) -> (Vec<Job<'a>>, usize) {
@@ -300,10 +302,13 @@ fn jobs<'a>(
     array(&mut jobs, "objects", objects, pieces);
     match owners {
         None => array(&mut jobs, "ownership", ownership, pieces),
-        Some(entries) => array(&mut jobs, "ownership", entries, pieces),
+        Some(parts) => array(&mut jobs, "ownership", parts.ownership, pieces),
     }
     jobs.push(field("identities", identities));
-    array(&mut jobs, "links", links, pieces);
+    match owners {
+        None => array(&mut jobs, "links", links, pieces),
+        Some(parts) => array(&mut jobs, "links", parts.links, pieces),
+    }
     jobs.push(field("workflows", workflows));
     jobs.push(Box::new(move |p: &mut Piece| {
         p.key(false, "policy");
@@ -459,10 +464,10 @@ pub(super) mod tests {
         outputs_with(plan, None, split)
     }
 
-    /// [`outputs`] with the ownership list from `owners` if given.
+    /// [`outputs`] with the ownership list and links from `owners` if given.
     pub(in crate::plan) fn outputs_with(
         plan: &Plan,
-        owners: Owners<'_, '_, '_>,
+        owners: Owners<'_>,
         (pieces, threads): (usize, usize),
     ) -> (String, String, String) {
         let split = Split { pieces, threads };

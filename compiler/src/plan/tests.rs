@@ -332,12 +332,18 @@ fn the_plan_cut_in_pieces_on_threads_is_serde_jsons_byte_for_byte() {
 }
 
 #[test]
-fn a_plan_written_with_its_ownership_from_the_model_is_the_whole_plans_json() {
+fn a_skeleton_written_with_its_parts_from_the_model_is_the_whole_plans_json() {
     for (name, model) in clean_models() {
         let plan = Plan::from_model(&model);
         let expected = serde_json::to_string_pretty(&plan).unwrap();
-        let mut lean = Plan::from_model_but_ownership(&model);
+        let mut lean = Plan::skeleton(&model);
         assert!(lean.ownership.is_empty(), "{name}");
+        assert!(
+            lean.links
+                .iter()
+                .all(|l| l.left_to_right.is_empty() && l.right_to_left.is_empty()),
+            "{name}"
+        );
         let view = OwnershipView::of(&model);
         let entries = view.entries();
         assert_eq!(entries.len(), plan.ownership.len(), "{name}");
@@ -349,10 +355,24 @@ fn a_plan_written_with_its_ownership_from_the_model_is_the_whole_plans_json() {
                 "{name}"
             );
         }
-        assert_eq!(lean.content_hash_with(&entries), plan.spec_hash, "{name}");
+        let links = std::mem::take(&mut lean.links);
+        let link_entries = LinkEntry::all(&links, &model);
+        assert_eq!(link_entries.len(), plan.links.len(), "{name}");
+        for (entry, link) in link_entries.iter().zip(&plan.links) {
+            assert_eq!(
+                serde_json::to_string_pretty(entry).unwrap(),
+                serde_json::to_string_pretty(link).unwrap(),
+                "{name}"
+            );
+        }
+        let parts = ModelParts {
+            ownership: &entries,
+            links: &link_entries,
+        };
+        assert_eq!(lean.content_hash_with(parts), plan.spec_hash, "{name}");
         for split in super::json::tests::SPLITS {
             let (pretty, hashed, content_hash) =
-                super::json::tests::outputs_with(&lean, Some(&entries), split);
+                super::json::tests::outputs_with(&lean, Some(parts), split);
             assert_eq!(content_hash, plan.spec_hash, "{name} {split:?}");
             assert!(hashed == expected, "{name} {split:?}: hashed and patched");
             // Unhashed, the pretty form shows an empty hash; with it, the whole plan.
@@ -360,12 +380,10 @@ fn a_plan_written_with_its_ownership_from_the_model_is_the_whole_plans_json() {
         }
         lean.spec_hash = plan.spec_hash.clone();
         let mut pretty = Vec::new();
-        lean.write_pretty_with(&entries, &mut pretty).unwrap();
+        lean.write_pretty_with(parts, &mut pretty).unwrap();
         assert!(pretty == expected.as_bytes(), "{name}: write_pretty_with");
         let mut hashed = Vec::new();
-        let h = lean
-            .write_pretty_hashing_with(&entries, &mut hashed)
-            .unwrap();
+        let h = lean.write_pretty_hashing_with(parts, &mut hashed).unwrap();
         assert_eq!(h.spec_hash, plan.spec_hash, "{name}");
     }
 }
