@@ -98,6 +98,16 @@ pub fn check_model(src: &str) -> Checked {
 /// on another, and the AST is freed on a third. A plan is not started if resolving already
 /// found an error. For a text under [`DROP_AST_ASIDE_BYTES`] everything runs on this thread.
 pub fn check_and_plan(src: &str) -> (Checked, Option<Plan>) {
+    check_and_plan_by(src, Plan::from_model_unhashed)
+}
+
+/// [`check_and_plan`] with a [`Plan::skeleton`] (no ownership list, no mapping lists), for a
+/// caller that writes those from the model ([`plan::ModelParts`], `seam compile`).
+pub fn check_and_plan_skeleton(src: &str) -> (Checked, Option<Plan>) {
+    check_and_plan_by(src, Plan::skeleton)
+}
+
+fn check_and_plan_by(src: &str, build: fn(&model::Model) -> Plan) -> (Checked, Option<Plan>) {
     let file = match syntax::parse(src) {
         Ok(file) => file,
         Err(d) => return (refused(d), None),
@@ -108,7 +118,7 @@ pub fn check_and_plan(src: &str) -> (Checked, Option<Plan>) {
         drop(file);
         let found = check::run(&model);
         let plan = resolved_clean && !found.iter().any(Diagnostic::is_error);
-        (found, plan.then(|| Plan::from_model_unhashed(&model)))
+        (found, plan.then(|| build(&model)))
     } else {
         std::thread::scope(|scope| {
             let model = &model;
@@ -121,7 +131,7 @@ pub fn check_and_plan(src: &str) -> (Checked, Option<Plan>) {
                 std::thread::Builder::new().spawn_scoped(scope, move || check::run(model));
             // If this thread cannot start, its closure (and the AST) is dropped right here.
             let _dropping = std::thread::Builder::new().spawn_scoped(scope, move || drop(file));
-            let plan = resolved_clean.then(|| Plan::from_model_unhashed(model));
+            let plan = resolved_clean.then(|| build(model));
             let found = match checking.map(|h| h.join()) {
                 Ok(Ok(found)) => found,
                 // Not started, or panicked: the checks run here (panicking again, as they

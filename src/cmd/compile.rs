@@ -2,6 +2,7 @@
 
 use super::load::{self, exit};
 use clap::Args;
+use seam_compiler::plan::{LinkEntry, ModelParts, OwnershipView};
 use seam_compiler::Plan;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -35,10 +36,20 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
     loaded.require_clean()?;
     let load::Loaded { text, checked, .. } = loaded;
     drop(text);
-    let Some(mut plan) = plan else {
+    // A plan comes with the model it was built from (`check_and_plan`).
+    let (Some(mut plan), Some(model)) = (plan, checked.model.as_ref()) else {
         return Err(ExitCode::from(1));
     };
-    write_plan(&mut plan, args.output.as_deref())?;
+    // The plan's ownership and mapping lists are written from the model, not copied into it.
+    let view = OwnershipView::of(model);
+    let ownership = view.entries();
+    let links = std::mem::take(&mut plan.links);
+    let link_entries = LinkEntry::all(&links, model);
+    let parts = ModelParts {
+        ownership: &ownership,
+        links: &link_entries,
+    };
+    write_plan(&mut plan, parts, args.output.as_deref())?;
     if let Some(path) = &args.output {
         eprintln!(
             "wrote {} (plan {}, spec hash {})",
@@ -48,6 +59,10 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
         );
     }
     // The model is not freed either: neither is needed any more.
+    load::leave_to_exit(link_entries);
+    load::leave_to_exit(links);
+    load::leave_to_exit(ownership);
+    load::leave_to_exit(view);
     load::leave_to_exit((plan, checked));
     Ok(())
 }
@@ -55,10 +70,10 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
 /// Computes the plan's `spec_hash` and writes the plan as pretty JSON and a line break,
 /// serialised straight into the file or stdout (no copy of the whole text in memory); a write
 /// error is exit code 2.
-fn write_plan(plan: &mut Plan, out: Option<&Path>) -> Result<(), ExitCode> {
+fn write_plan(plan: &mut Plan, parts: ModelParts<'_>, out: Option<&Path>) -> Result<(), ExitCode> {
     let written = match out {
-        None => write_hash_first(plan, std::io::stdout().lock()),
-        Some(path) => std::fs::File::create(path).and_then(|f| write_file(plan, f)),
+        None => write_hash_first(plan, parts, std::io::stdout().lock()),
+        Some(path) => std::fs::File::create(path).and_then(|f| write_file(plan, parts, f)),
     };
     written.map_err(|e| {
         let target = out.map_or("stdout".to_string(), |p| format!("`{}`", p.display()));
@@ -70,12 +85,12 @@ fn write_plan(plan: &mut Plan, out: Option<&Path>) -> Result<(), ExitCode> {
 /// A regular file is written with a placeholder for the hash, which is computed from the same
 /// serialisation and then written over the placeholder: the plan is serialised once. Any
 /// other file (a pipe, a device) gets the hash first.
-fn write_file(plan: &mut Plan, file: File) -> std::io::Result<()> {
+fn write_file(plan: &mut Plan, parts: ModelParts<'_>, file: File) -> std::io::Result<()> {
     if !file.metadata()?.is_file() {
-        return write_hash_first(plan, file);
+        return write_hash_first(plan, parts, file);
     }
     let mut out = BufWriter::with_capacity(PIECE_BUFFER_BYTES, &file);
-    let hashed = plan.write_pretty_hashing(&mut out)?;
+    let hashed = plan.write_pretty_hashing_with(parts, &mut out)?;
     out.write_all(b"\n")?;
     out.flush()?;
     drop(out);
@@ -85,10 +100,14 @@ fn write_file(plan: &mut Plan, file: File) -> std::io::Result<()> {
 }
 
 /// The hash first (a pass over the plan of its own), then the plan with it.
-fn write_hash_first(plan: &mut Plan, out: impl Write) -> std::io::Result<()> {
-    plan.spec_hash = plan.content_hash();
+fn write_hash_first(
+    plan: &mut Plan,
+    parts: ModelParts<'_>,
+    out: impl Write,
+) -> std::io::Result<()> {
+    plan.spec_hash = plan.content_hash_with(parts);
     let mut out = BufWriter::with_capacity(PIECE_BUFFER_BYTES, out);
-    plan.write_pretty(&mut out)?;
+    plan.write_pretty_with(parts, &mut out)?;
     out.write_all(b"\n")?;
     out.flush()
 }

@@ -54,9 +54,11 @@ pub fn load(path: &Path) -> Result<Loaded, ExitCode> {
 }
 
 /// [`load`], and the spec's plan when it has no errors, built beside the checks
-/// ([`seam_compiler::check_and_plan`]; its `spec_hash` is left empty).
+/// ([`seam_compiler::check_and_plan_skeleton`]: its `spec_hash` is left empty, and its
+/// ownership and mapping lists too, to be written from the model with
+/// [`seam_compiler::plan::ModelParts`]).
 pub fn load_and_plan(path: &Path) -> Result<(Loaded, Option<Plan>), ExitCode> {
-    load_by(path, seam_compiler::check_and_plan)
+    load_by(path, seam_compiler::check_and_plan_skeleton)
 }
 
 /// Reads one file and checks it with `check`, which also returns what else it made of the

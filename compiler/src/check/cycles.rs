@@ -62,7 +62,11 @@ impl GraphEdge {
 
 /// The dependency graph of a model.
 pub fn dependency_graph(model: &Model) -> DiGraph<GraphNode, GraphEdge> {
-    let mut builder = Builder::default();
+    // Sized for the mappings up front (two nodes and an edge each at most; workflows add
+    // few): the node map and the graph's lists grew by doubling, rehashing or copying every
+    // entry and holding the old and new tables at once at each step.
+    let mappings: usize = model.links.iter().map(|l| l.mappings.len()).sum();
+    let mut builder = Builder::with_capacity(2 * mappings, mappings);
     for link in &model.links {
         let name = Name::from(link.name.as_str());
         for m in &link.mappings {
@@ -175,6 +179,15 @@ struct Builder {
 }
 
 impl Builder {
+    fn with_capacity(nodes: usize, edges: usize) -> Builder {
+        let mut index = HashMap::default();
+        index.reserve(nodes);
+        Builder {
+            graph: DiGraph::with_capacity(nodes, edges),
+            index,
+        }
+    }
+
     fn node(&mut self, node: GraphNode) -> NodeIndex {
         match self.index.entry(node) {
             Entry::Occupied(e) => *e.get(),

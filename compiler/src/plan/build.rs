@@ -19,11 +19,26 @@ impl Plan {
     /// [`Plan::from_model`] without `spec_hash` (left empty), for readers that do not show it
     /// (`seam table`): the hash serialises the whole plan once more.
     pub fn from_model_unhashed(model: &Model) -> Plan {
+        let mut plan = Plan::build(model, true);
+        plan.ownership = ownership(model);
+        plan
+    }
+
+    /// [`Plan::from_model_unhashed`] but for the ownership list and the links' mapping lists
+    /// (`left_to_right`, `right_to_left`), left empty, for a writer that serialises those from
+    /// the model instead ([`ModelParts`], `seam compile`): they are the plan's largest part (a
+    /// [`FieldPath`] for every mapping's source and target, twice) and no name of them is
+    /// copied there.
+    pub fn skeleton(model: &Model) -> Plan {
+        Plan::build(model, false)
+    }
+
+    fn build(model: &Model, with_mappings: bool) -> Plan {
         let mut touched = Touched::default();
         let links: Vec<PlanLink> = model
             .links
             .iter()
-            .map(|l| link(model, l, &mut touched))
+            .map(|l| link(model, l, &mut touched, with_mappings))
             .collect();
         let workflows = model
             .workflows
@@ -50,7 +65,7 @@ impl Plan {
             seam: model.name.clone().unwrap_or_default(),
             systems: model.systems.iter().map(system).collect(),
             objects: objects(model, &touched),
-            ownership: ownership(model),
+            ownership: Vec::new(),
             identities,
             links,
             workflows,
@@ -80,6 +95,39 @@ impl Touched {
         let fields = self.of(&f.system, &f.object);
         if !fields.contains(&*f.field) {
             fields.insert(model::Name::clone(&f.field));
+        }
+    }
+
+    /// [`Touched::field`] of every mapping's source and target. A link's mappings are almost
+    /// all between its two objects, so their fields are gathered per side and the side's set
+    /// is looked up once, not once per field.
+    fn link_fields(&mut self, l: &model::Link) {
+        let (left, right) = (&l.left.node, &l.right.node);
+        let on =
+            |o: &model::ObjRef, f: &model::FieldRef| o.system == f.system && o.object == f.object;
+        let mut lefts = Vec::with_capacity(l.mappings.len());
+        let mut rights = Vec::with_capacity(l.mappings.len());
+        for m in &l.mappings {
+            for f in [&m.source.node, &m.target.node] {
+                if on(left, f) {
+                    lefts.push(&f.field);
+                } else if on(right, f) {
+                    rights.push(&f.field);
+                } else {
+                    self.field(f);
+                }
+            }
+        }
+        for (object, names) in [(left, lefts), (right, rights)] {
+            if names.is_empty() {
+                continue;
+            }
+            let fields = self.of(&object.system, &object.object);
+            for name in names {
+                if !fields.contains(&**name) {
+                    fields.insert(model::Name::clone(name));
+                }
+            }
         }
     }
 
@@ -218,44 +266,178 @@ pub(super) fn plan_type(t: &FieldType) -> PlanType {
     }
 }
 
+/// One mapping's write, as the ownership list sorts it: the rank of its source's object
+/// ([`rank_objects`]), its source, its target, its link's name.
+type Write<'m> = (u32, &'m model::FieldRef, &'m model::FieldRef, &'m str);
+
+/// The plan's ownership list as views of the model: each entry what [`FieldOwnership`] holds,
+/// serialised to the same JSON, with no name copied. `seam compile` writes the plan's
+/// ownership from this ([`Plan::from_model_but_ownership`]).
+pub struct OwnershipView<'m> {
+    writes: Vec<Write<'m>>,
+}
+
+/// An entry of an [`OwnershipView`]: a source and the writes of it (at least one), in order.
+pub struct OwnershipEntry<'v, 'm> {
+    writes: &'v [Write<'m>],
+}
+
+impl<'m> OwnershipView<'m> {
+    pub fn of(model: &'m Model) -> OwnershipView<'m> {
+        OwnershipView {
+            writes: sorted_writes(model),
+        }
+    }
+
+    /// The entries, in the order of the plan's `ownership`.
+    pub fn entries(&self) -> Vec<OwnershipEntry<'_, 'm>> {
+        let mut out = Vec::new();
+        let mut rest = self.writes.as_slice();
+        while let Some(first) = rest.first() {
+            let n = rest.iter().take_while(|w| w.1 == first.1).count();
+            let (writes, after) = rest.split_at(n);
+            out.push(OwnershipEntry { writes });
+            rest = after;
+        }
+        out
+    }
+}
+
+impl OwnershipEntry<'_, '_> {
+    /// As the plan holds it.
+    fn owned(&self) -> Option<FieldOwnership> {
+        let source = self.writes.first()?.1;
+        Some(FieldOwnership {
+            field: field_path(source),
+            owner: String::from(&*source.system),
+            replicas: self
+                .writes
+                .iter()
+                .map(|(_, _, target, link)| Replica {
+                    field: field_path(target),
+                    link: link.to_string(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// A [`FieldPath`]'s JSON from the model's names.
+struct PathView<'m>(&'m model::FieldRef);
+
+impl serde::Serialize for PathView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("FieldPath", 3)?;
+        st.serialize_field("system", &*self.0.system)?;
+        st.serialize_field("object", &*self.0.object)?;
+        st.serialize_field("field", &*self.0.field)?;
+        st.end()
+    }
+}
+
+/// A [`Replica`]'s JSON.
+struct ReplicaView<'w, 'm>(&'w Write<'m>);
+
+impl serde::Serialize for ReplicaView<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Replica", 2)?;
+        st.serialize_field("field", &PathView(self.0 .2))?;
+        st.serialize_field("link", self.0 .3)?;
+        st.end()
+    }
+}
+
+/// A [`FieldOwnership`]'s JSON (an entry always has a write; an empty one, which
+/// [`OwnershipView::entries`] never makes, is `null`).
+impl serde::Serialize for OwnershipEntry<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let Some(first) = self.writes.first() else {
+            return s.serialize_unit();
+        };
+        let mut st = s.serialize_struct("FieldOwnership", 3)?;
+        st.serialize_field("field", &PathView(first.1))?;
+        st.serialize_field("owner", &*first.1.system)?;
+        st.serialize_field("replicas", &Replicas(self.writes))?;
+        st.end()
+    }
+}
+
+struct Replicas<'w, 'm>(&'w [Write<'m>]);
+
+impl serde::Serialize for Replicas<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(ReplicaView))
+    }
+}
+
 /// Every mapping source, its owner and its replicas, sorted by field; a field's replicas in
 /// the order of the links and mappings that write them.
+fn ownership(model: &Model) -> Vec<FieldOwnership> {
+    OwnershipView::of(model)
+        .entries()
+        .iter()
+        .filter_map(OwnershipEntry::owned)
+        .collect()
+}
+
+/// Every mapping's write, sorted by source; a source's writes in the order of the links and
+/// mappings that write them.
 ///
 /// Sorted on the model's shared names (a stable sort keeps that order among equal sources),
-/// so the strings are made once per entry rather than cloned into a map keyed by `String`s.
-/// [`model::Name`] orders as its text, so this is the order of [`FieldPath`].
-fn ownership(model: &Model) -> Vec<FieldOwnership> {
-    let mut writes: Vec<(&model::FieldRef, &model::FieldRef, &str)> =
+/// so no string is made. The sort key is the rank of the source's object among the sources'
+/// distinct objects (few: one per object a link reads) and then the field's name: one number
+/// and, within an object, one name compared instead of three names. Ranks follow the order of
+/// (system, object), and [`model::Name`] orders as its text, so this is the order of
+/// [`FieldPath`].
+fn sorted_writes(model: &Model) -> Vec<Write<'_>> {
+    let mut writes: Vec<Write<'_>> =
         Vec::with_capacity(model.links.iter().map(|l| l.mappings.len()).sum());
     for l in &model.links {
         // The plan lists a link's left-to-right mappings before its right-to-left ones.
         let forward = l.mappings.iter().filter(|m| reads_left(l, m));
         let back = l.mappings.iter().filter(|m| !reads_left(l, m));
         for m in forward.chain(back) {
-            writes.push((&m.source.node, &m.target.node, l.name.as_str()));
+            writes.push((0, &m.source.node, &m.target.node, l.name.as_str()));
         }
     }
-    writes.sort_by(|a, b| a.0.cmp(b.0));
-    let mut out: Vec<FieldOwnership> = Vec::new();
-    let mut current: Option<&model::FieldRef> = None;
-    for (source, target, link) in writes {
-        let replica = Replica {
-            field: field_path(target),
-            link: link.to_string(),
-        };
-        match out.last_mut() {
-            Some(last) if current == Some(source) => last.replicas.push(replica),
-            _ => {
-                current = Some(source);
-                out.push(FieldOwnership {
-                    field: field_path(source),
-                    owner: String::from(&*source.system),
-                    replicas: vec![replica],
-                });
+    rank_objects(&mut writes);
+    writes.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.field.cmp(&b.1.field)));
+    writes
+}
+
+/// Sets each write's first element to the rank of its source's object in the (system,
+/// object) order of the sources' distinct objects. Consecutive writes mostly share an object
+/// (a link's mappings), so the previous one's rank is reused when it does.
+fn rank_objects(writes: &mut [Write<'_>]) {
+    let mut ranks: HashMap<(&str, &str), u32> = HashMap::default();
+    for w in writes.iter() {
+        ranks.entry((&*w.1.system, &*w.1.object)).or_insert(0);
+    }
+    let mut objects: Vec<(&str, &str)> = ranks.keys().copied().collect();
+    objects.sort_unstable();
+    for (rank, object) in (0u32..).zip(&objects) {
+        if let Some(r) = ranks.get_mut(object) {
+            *r = rank;
+        }
+    }
+    let mut last: Option<(&model::FieldRef, u32)> = None;
+    for w in writes.iter_mut() {
+        let source = w.1;
+        let rank = match last {
+            Some((prev, rank)) if prev.system == source.system && prev.object == source.object => {
+                rank
             }
-        }
+            _ => ranks
+                .get(&(&*source.system, &*source.object))
+                .copied()
+                .unwrap_or(0),
+        };
+        w.0 = rank;
+        last = Some((source, rank));
     }
-    out
 }
 
 // `String::from(&*name)`, not `name.to_string()`: an `Arc<str>` has no `ToString` shortcut,
@@ -276,7 +458,8 @@ fn object_path(o: &model::ObjRef) -> ObjectPath {
     }
 }
 
-fn link(model: &Model, l: &model::Link, touched: &mut Touched) -> PlanLink {
+/// A link of the plan; its mapping lists only if `with_mappings` (its touched fields always).
+fn link(model: &Model, l: &model::Link, touched: &mut Touched, with_mappings: bool) -> PlanLink {
     touched.object(&l.left.node);
     touched.object(&l.right.node);
     let key = l.key.as_ref().map(|k| {
@@ -295,11 +478,14 @@ fn link(model: &Model, l: &model::Link, touched: &mut Touched) -> PlanLink {
             when: condition(&o.condition, touched),
         })
         .collect();
-    let mut left_to_right = Vec::new();
-    let mut right_to_left = Vec::new();
-    for m in &l.mappings {
-        touched.field(&m.source.node);
-        touched.field(&m.target.node);
+    touched.link_fields(l);
+    let (mut left_to_right, mut right_to_left) = (Vec::new(), Vec::new());
+    if with_mappings {
+        let forward = l.mappings.iter().filter(|m| reads_left(l, m)).count();
+        left_to_right.reserve_exact(forward);
+        right_to_left.reserve_exact(l.mappings.len() - forward);
+    }
+    for m in l.mappings.iter().filter(|_| with_mappings) {
         let pm = mapping(model, m);
         if reads_left(l, m) {
             left_to_right.push(pm);
@@ -324,26 +510,124 @@ fn reads_left(l: &model::Link, m: &model::Mapping) -> bool {
 }
 
 fn mapping(model: &Model, m: &model::Mapping) -> PlanMapping {
-    let via = m.via.as_ref().and_then(|v| {
-        let identity = model.identities.get(v.node)?;
-        // The identity key on the source's side is read; the other side's is matched.
-        let source_side_left = identity.left.node.system == m.source.node.system;
-        let (source_key, target_key) = if source_side_left {
-            (&identity.left.node, &identity.right.node)
-        } else {
-            (&identity.right.node, &identity.left.node)
-        };
-        Some(IdentityTranslation {
-            identity: identity.name.clone(),
-            source_key: field_path(source_key),
-            target_key: field_path(target_key),
-        })
-    });
     PlanMapping {
         source: field_path(&m.source.node),
         target: field_path(&m.target.node),
         value_map: m.map.as_ref().map(value_map),
-        via,
+        via: via(model, m),
+    }
+}
+
+fn via(model: &Model, m: &model::Mapping) -> Option<IdentityTranslation> {
+    let v = m.via.as_ref()?;
+    let identity = model.identities.get(v.node)?;
+    // The identity key on the source's side is read; the other side's is matched.
+    let source_side_left = identity.left.node.system == m.source.node.system;
+    let (source_key, target_key) = if source_side_left {
+        (&identity.left.node, &identity.right.node)
+    } else {
+        (&identity.right.node, &identity.left.node)
+    };
+    Some(IdentityTranslation {
+        identity: identity.name.clone(),
+        source_key: field_path(source_key),
+        target_key: field_path(target_key),
+    })
+}
+
+/// A plan's parts that `seam compile` writes from the model rather than from the plan (whose
+/// [`Plan::skeleton`] leaves them empty): the ownership list, and each link with its mapping
+/// lists. Written, they are the bytes of the whole plan's (`Plan::write_pretty_with` and its
+/// siblings).
+#[derive(Clone, Copy)]
+pub struct ModelParts<'a> {
+    pub ownership: &'a [OwnershipEntry<'a, 'a>],
+    pub links: &'a [LinkEntry<'a>],
+}
+
+/// A link of a [`Plan::skeleton`] with its mapping lists from the model: serialises as the
+/// whole plan's [`PlanLink`].
+pub struct LinkEntry<'a> {
+    plan: &'a PlanLink,
+    link: &'a model::Link,
+    model: &'a Model,
+}
+
+impl<'a> LinkEntry<'a> {
+    /// The entries of a skeleton's links (`links`, built from `model`, in its order).
+    pub fn all(links: &'a [PlanLink], model: &'a Model) -> Vec<LinkEntry<'a>> {
+        links
+            .iter()
+            .zip(&model.links)
+            .map(|(plan, link)| LinkEntry { plan, link, model })
+            .collect()
+    }
+}
+
+impl serde::Serialize for LinkEntry<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let PlanLink {
+            name,
+            left,
+            right,
+            key,
+            open,
+            left_to_right: _,
+            right_to_left: _,
+        } = self.plan;
+        let mut st = s.serialize_struct("PlanLink", 7)?;
+        st.serialize_field("name", name)?;
+        st.serialize_field("left", left)?;
+        st.serialize_field("right", right)?;
+        match key {
+            Some(key) => st.serialize_field("key", key)?,
+            None => st.skip_field("key")?,
+        }
+        st.serialize_field("open", open)?;
+        st.serialize_field("left_to_right", &Mappings(self, true))?;
+        st.serialize_field("right_to_left", &Mappings(self, false))?;
+        st.end()
+    }
+}
+
+/// A link's mappings that read its left object (`true`) or its right one, in source order.
+struct Mappings<'e, 'a>(&'e LinkEntry<'a>, bool);
+
+impl serde::Serialize for Mappings<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Mappings(entry, forward) = *self;
+        s.collect_seq(
+            entry
+                .link
+                .mappings
+                .iter()
+                .filter(|m| reads_left(entry.link, m) == forward)
+                .map(|m| MappingView(entry.model, m)),
+        )
+    }
+}
+
+/// A [`PlanMapping`]'s JSON from the model: the paths from its names, a value map or an
+/// identity translation (rare) made for the moment.
+struct MappingView<'a>(&'a Model, &'a model::Mapping);
+
+impl serde::Serialize for MappingView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let MappingView(model, m) = *self;
+        let mut st = s.serialize_struct("PlanMapping", 4)?;
+        st.serialize_field("source", &PathView(&m.source.node))?;
+        st.serialize_field("target", &PathView(&m.target.node))?;
+        match m.map.as_ref().map(value_map) {
+            Some(map) => st.serialize_field("value_map", &map)?,
+            None => st.skip_field("value_map")?,
+        }
+        match via(model, m) {
+            Some(via) => st.serialize_field("via", &via)?,
+            None => st.skip_field("via")?,
+        }
+        st.end()
     }
 }
 

@@ -9,20 +9,17 @@
 //! ([`jobs`]: the top-level fields, and runs of elements of its big arrays), serialised on every
 //! core into buffers and written (and hashed) in order by the calling thread. A piece at depth
 //! `d` is what serde_json writes there: the pretty form depends only on the depth it starts at
-//! (a [`Pretty`] formatter starting at `d`), the compact form on nothing. [`Dual`] writes both
-//! forms in one pass, so `seam compile -o FILE` serialises the plan once for the file and the
-//! hash.
+//! (a [`Ser`] starting at `d`), the compact form on nothing. A [`Ser`] over [`BothOut`] writes
+//! both forms in one pass, so `seam compile -o FILE` serialises the plan once for the file and
+//! the hash. Values are serialised by [`super::ser`], serde_json's bytes without its escape
+//! scan.
 
-use super::Plan;
+use super::ser::{BothOut, CompactOut, PrettyOut, Ser};
+use super::{ModelParts, Plan};
 use serde::Serialize;
-use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
 use std::sync::mpsc;
-
-/// A line break followed by enough spaces for the deepest line a Plan has, with room to spare.
-const BREAK_AND_INDENT: &[u8] =
-    b"\n                                                                ";
 
 /// What `spec_hash` shows in [`Plan::write_pretty_hashing`]'s output until the caller patches
 /// the real hash in: as long as a hash (64 hex digits).
@@ -55,7 +52,7 @@ impl Plan {
     /// Writes the plan as pretty JSON (no final line break): the bytes of
     /// `serde_json::to_writer_pretty`.
     pub fn write_pretty<W: Write>(&self, out: W) -> serde_json::Result<()> {
-        write_pretty(self, out, Split::for_plan(self)).map_err(serde_json::Error::io)
+        write_pretty(self, None, out, Split::for_plan(self, None)).map_err(serde_json::Error::io)
     }
 
     /// Writes the plan as pretty JSON (no final line break) with [`HASH_PLACEHOLDER`] in place
@@ -64,9 +61,42 @@ impl Plan {
     /// [`Plan::write_pretty`] for the plan with that hash (for an output that can be written
     /// at a position: a regular file).
     pub fn write_pretty_hashing<W: Write>(&self, out: W) -> io::Result<HashedJson> {
-        write_pretty_hashing(self, out, Split::for_plan(self))
+        write_pretty_hashing(self, None, out, Split::for_plan(self, None))
+    }
+
+    /// [`Plan::write_pretty`] for a [`Plan::skeleton`] with its missing parts from the model
+    /// (`parts`): the bytes of the whole plan's.
+    pub fn write_pretty_with<W: Write>(
+        &self,
+        parts: ModelParts<'_>,
+        out: W,
+    ) -> serde_json::Result<()> {
+        let split = Split::for_plan(self, Some(parts));
+        write_pretty(self, Some(parts), out, split).map_err(serde_json::Error::io)
+    }
+
+    /// [`Plan::write_pretty_hashing`] for a [`Plan::skeleton`] and `parts`, as in
+    /// [`Plan::write_pretty_with`].
+    pub fn write_pretty_hashing_with<W: Write>(
+        &self,
+        parts: ModelParts<'_>,
+        out: W,
+    ) -> io::Result<HashedJson> {
+        let split = Split::for_plan(self, Some(parts));
+        write_pretty_hashing(self, Some(parts), out, split)
+    }
+
+    /// [`Plan::content_hash`] for a [`Plan::skeleton`] and `parts`, as in
+    /// [`Plan::write_pretty_with`].
+    pub fn content_hash_with(&self, parts: ModelParts<'_>) -> String {
+        let split = Split::for_plan(self, Some(parts));
+        content_hash_split(self, Some(parts), split)
     }
 }
+
+/// Where a pass takes the ownership list and the links from: the plan's own (`None`) or the
+/// model's parts.
+type Owners<'a> = Option<ModelParts<'a>>;
 
 /// How a pass is cut: into how many pieces per big array, on how many threads.
 #[derive(Clone, Copy, Debug)]
@@ -76,8 +106,13 @@ struct Split {
 }
 
 impl Split {
-    fn for_plan(plan: &Plan) -> Split {
-        if plan.objects.len() + plan.ownership.len() + plan.links.len() < PARALLEL_MIN_ELEMENTS {
+    /// The cut for `plan`, or for its skeleton and `parts` if given.
+    fn for_plan(plan: &Plan, parts: Owners<'_>) -> Split {
+        let (ownership, links) = match parts {
+            Some(p) => (p.ownership.len(), p.links.len()),
+            None => (plan.ownership.len(), plan.links.len()),
+        };
+        if plan.objects.len() + ownership + links < PARALLEL_MIN_ELEMENTS {
             return Split {
                 pieces: 1,
                 threads: 1,
@@ -90,15 +125,25 @@ impl Split {
     }
 }
 
-fn write_pretty<W: Write>(plan: &Plan, mut out: W, split: Split) -> io::Result<()> {
-    let (jobs, _) = jobs(plan, &plan.spec_hash, split.pieces);
+fn write_pretty<W: Write>(
+    plan: &Plan,
+    owners: Owners<'_>,
+    mut out: W,
+    split: Split,
+) -> io::Result<()> {
+    let (jobs, _) = jobs(plan, owners, &plan.spec_hash, split.pieces);
     run(&jobs, Mode::Pretty, split.threads, |piece| {
         out.write_all(&piece.pretty)
     })
 }
 
-fn write_pretty_hashing<W: Write>(plan: &Plan, mut out: W, split: Split) -> io::Result<HashedJson> {
-    let (jobs, hash_job) = jobs(plan, HASH_PLACEHOLDER, split.pieces);
+fn write_pretty_hashing<W: Write>(
+    plan: &Plan,
+    owners: Owners<'_>,
+    mut out: W,
+    split: Split,
+) -> io::Result<HashedJson> {
+    let (jobs, hash_job) = jobs(plan, owners, HASH_PLACEHOLDER, split.pieces);
     let mut hasher = Sha256::new();
     let (mut written, mut hash_at, mut index) = (0u64, 0u64, 0usize);
     run(&jobs, Mode::Both, split.threads, |piece| {
@@ -119,11 +164,11 @@ fn write_pretty_hashing<W: Write>(plan: &Plan, mut out: W, split: Split) -> io::
 /// SHA-256 (lowercase hex) of the plan's compact JSON with `spec_hash` empty, whatever the
 /// plan's `spec_hash` holds.
 pub(super) fn content_hash(plan: &Plan) -> String {
-    content_hash_split(plan, Split::for_plan(plan))
+    content_hash_split(plan, None, Split::for_plan(plan, None))
 }
 
-fn content_hash_split(plan: &Plan, split: Split) -> String {
-    let (jobs, _) = jobs(plan, "", split.pieces);
+fn content_hash_split(plan: &Plan, owners: Owners<'_>, split: Split) -> String {
+    let (jobs, _) = jobs(plan, owners, "", split.pieces);
     let mut hasher = Sha256::new();
     // Serialising these plain data types into memory cannot fail.
     let _ = run(&jobs, Mode::Compact, split.threads, |piece| {
@@ -182,28 +227,18 @@ impl Piece {
 
     /// A value starting at `depth` (the top-level object's fields are at depth 1).
     fn value<T: Serialize + ?Sized>(&mut self, value: &T, depth: usize) -> io::Result<()> {
-        let pretty = Pretty {
-            depth,
-            has_value: false,
-        };
         match self.mode {
-            Mode::Pretty => {
-                value.serialize(&mut serde_json::Serializer::with_formatter(
-                    &mut self.pretty,
-                    pretty,
-                ))?;
+            Mode::Pretty => value.serialize(&mut Ser::new(PrettyOut(&mut self.pretty), depth))?,
+            Mode::Compact => {
+                value.serialize(&mut Ser::new(CompactOut(&mut self.compact), depth))?
             }
-            Mode::Compact => serde_json::to_writer(&mut self.compact, value)?,
-            Mode::Both => {
-                let dual = Dual {
-                    pretty,
+            Mode::Both => value.serialize(&mut Ser::new(
+                BothOut {
+                    pretty: &mut self.pretty,
                     compact: &mut self.compact,
-                };
-                value.serialize(&mut serde_json::Serializer::with_formatter(
-                    &mut self.pretty,
-                    dual,
-                ))?;
-            }
+                },
+                depth,
+            ))?,
         }
         Ok(())
     }
@@ -228,8 +263,14 @@ const SPEC_HASH_KEY: &str = ",\n  \"spec_hash\": ";
 /// (the compact form always has it empty), and the index of the piece that holds the hash
 /// (its text starts with [`SPEC_HASH_KEY`] and a quote). The top level is written here, field
 /// by field, as serde_json writes a struct; the destructuring makes a new field of [`Plan`] a
-/// compile error here. Each big array is cut into about `pieces` runs of elements.
-fn jobs<'a>(plan: &'a Plan, shown: &'a str, pieces: usize) -> (Vec<Job<'a>>, usize) {
+/// compile error here. Each big array is cut into about `pieces` runs of elements. The
+/// ownership list and the links are `owners`' if given, else the plan's own.
+fn jobs<'a>(
+    plan: &'a Plan,
+    owners: Owners<'a>,
+    shown: &'a str,
+    pieces: usize,
+) -> (Vec<Job<'a>>, usize) {
     let Plan {
         plan_version,
         spec_hash: _,
@@ -259,9 +300,15 @@ fn jobs<'a>(plan: &'a Plan, shown: &'a str, pieces: usize) -> (Vec<Job<'a>>, usi
     jobs.push(field("seam", seam));
     jobs.push(field("systems", systems));
     array(&mut jobs, "objects", objects, pieces);
-    array(&mut jobs, "ownership", ownership, pieces);
+    match owners {
+        None => array(&mut jobs, "ownership", ownership, pieces),
+        Some(parts) => array(&mut jobs, "ownership", parts.ownership, pieces),
+    }
     jobs.push(field("identities", identities));
-    array(&mut jobs, "links", links, pieces);
+    match owners {
+        None => array(&mut jobs, "links", links, pieces),
+        Some(parts) => array(&mut jobs, "links", parts.links, pieces),
+    }
     jobs.push(field("workflows", workflows));
     jobs.push(Box::new(move |p: &mut Piece| {
         p.key(false, "policy");
@@ -401,157 +448,6 @@ impl Helper {
     }
 }
 
-/// serde_json's `PrettyFormatter` with a two-space indent; strings and numbers are written by
-/// the trait's default methods, as `PrettyFormatter` does.
-#[derive(Default)]
-struct Pretty {
-    depth: usize,
-    has_value: bool,
-}
-
-impl Pretty {
-    /// `\n` and the current indentation, in one write when it fits the constant.
-    fn break_line<W: ?Sized + Write>(&self, w: &mut W) -> io::Result<()> {
-        let width = 1 + 2 * self.depth;
-        match BREAK_AND_INDENT.get(..width) {
-            Some(bytes) => w.write_all(bytes),
-            None => {
-                w.write_all(b"\n")?;
-                for _ in 0..self.depth {
-                    w.write_all(b"  ")?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn open<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        w.write_all(bracket)
-    }
-
-    fn close<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.has_value {
-            self.break_line(w)?;
-        }
-        w.write_all(bracket)
-    }
-
-    fn item<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        if !first {
-            w.write_all(b",")?;
-        }
-        self.break_line(w)
-    }
-}
-
-impl Formatter for Pretty {
-    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.open(w, b"[")
-    }
-
-    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.close(w, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.item(w, first)
-    }
-
-    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.open(w, b"{")
-    }
-
-    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.close(w, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.item(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        w.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-}
-
-/// [`Pretty`] into the writer and serde_json's compact form into `compact`, in one pass. The
-/// structure (brackets, separators, line breaks) is written by each form's own formatter; a
-/// value is rendered once, compact, and its bytes copied to the writer: both forms write
-/// values with the trait's default methods, so they are the same bytes.
-struct Dual<'c> {
-    pretty: Pretty,
-    compact: &'c mut Vec<u8>,
-}
-
-/// A structural method: each form writes its own.
-macro_rules! structure {
-    ($name:ident $(, $arg:ident: $ty:ty)*) => {
-        fn $name<W: ?Sized + Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> io::Result<()> {
-            self.pretty.$name(w $(, $arg)*)?;
-            CompactFormatter.$name(&mut *self.compact $(, $arg)*)
-        }
-    };
-}
-
-/// A value method: rendered into the compact form, then copied to the pretty one.
-macro_rules! value {
-    ($name:ident $(, $arg:ident: $ty:ty)*) => {
-        fn $name<W: ?Sized + Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> io::Result<()> {
-            let start = self.compact.len();
-            CompactFormatter.$name(&mut *self.compact $(, $arg)*)?;
-            w.write_all(self.compact.get(start..).unwrap_or_default())
-        }
-    };
-}
-
-// `write_byte_array` keeps the trait's default, which writes through the structural methods
-// above (a Plan has no byte arrays).
-impl Formatter for Dual<'_> {
-    structure!(begin_array);
-    structure!(end_array);
-    structure!(begin_array_value, first: bool);
-    structure!(end_array_value);
-    structure!(begin_object);
-    structure!(end_object);
-    structure!(begin_object_key, first: bool);
-    structure!(end_object_key);
-    structure!(begin_object_value);
-    structure!(end_object_value);
-    value!(write_null);
-    value!(write_bool, v: bool);
-    value!(write_i8, v: i8);
-    value!(write_i16, v: i16);
-    value!(write_i32, v: i32);
-    value!(write_i64, v: i64);
-    value!(write_i128, v: i128);
-    value!(write_u8, v: u8);
-    value!(write_u16, v: u16);
-    value!(write_u32, v: u32);
-    value!(write_u64, v: u64);
-    value!(write_u128, v: u128);
-    value!(write_f32, v: f32);
-    value!(write_f64, v: f64);
-    value!(write_number_str, v: &str);
-    value!(begin_string);
-    value!(end_string);
-    value!(write_string_fragment, v: &str);
-    value!(write_char_escape, v: CharEscape);
-    value!(write_raw_fragment, v: &str);
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 pub(super) mod tests {
@@ -564,55 +460,32 @@ pub(super) mod tests {
 
     /// The pretty JSON, the hashed pretty JSON (placeholder patched) and the content hash of
     /// `plan` cut by `(pieces, threads)`.
-    pub(in crate::plan) fn outputs(
+    pub(in crate::plan) fn outputs(plan: &Plan, split: (usize, usize)) -> (String, String, String) {
+        outputs_with(plan, None, split)
+    }
+
+    /// [`outputs`] with the ownership list and links from `owners` if given.
+    pub(in crate::plan) fn outputs_with(
         plan: &Plan,
+        owners: Owners<'_>,
         (pieces, threads): (usize, usize),
     ) -> (String, String, String) {
         let split = Split { pieces, threads };
         let mut pretty = Vec::new();
-        write_pretty(plan, &mut pretty, split).unwrap();
+        write_pretty(plan, owners, &mut pretty, split).unwrap();
         let mut hashed = Vec::new();
-        let h = write_pretty_hashing(plan, &mut hashed, split).unwrap();
+        let h = write_pretty_hashing(plan, owners, &mut hashed, split).unwrap();
         let at = usize::try_from(h.hash_at).unwrap();
         assert_eq!(
             hashed.get(at..at + 64).unwrap(),
             HASH_PLACEHOLDER.as_bytes()
         );
         hashed.splice(at..at + 64, h.spec_hash.bytes());
-        assert_eq!(h.spec_hash, content_hash_split(plan, split));
+        assert_eq!(h.spec_hash, content_hash_split(plan, owners, split));
         (
             String::from_utf8(pretty).unwrap(),
             String::from_utf8(hashed).unwrap(),
             h.spec_hash,
         )
-    }
-
-    fn pretty_of(v: &serde_json::Value) -> String {
-        let mut out = Vec::new();
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, Pretty::default());
-        v.serialize(&mut ser).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn nesting_empty_containers_and_deep_lines_match_serde_json() {
-        let mut deep = serde_json::json!("leaf");
-        // Deeper than the constant's indentation, to take the slow path too.
-        for i in 0..40 {
-            deep = if i % 2 == 0 {
-                serde_json::json!({ "k": deep, "empty": {}, "list": [] })
-            } else {
-                serde_json::json!([deep, 1.5, null, true, "a\"b\\n"])
-            };
-        }
-        for v in [
-            serde_json::json!({}),
-            serde_json::json!([]),
-            serde_json::json!({"a": [1, {"b": []}], "c": {"d": {}}}),
-            deep,
-        ] {
-            let expected = serde_json::to_string_pretty(&v).unwrap();
-            assert_eq!(pretty_of(&v), expected);
-        }
     }
 }

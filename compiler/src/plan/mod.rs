@@ -12,7 +12,9 @@
 
 mod build;
 mod json;
+mod ser;
 
+pub use build::{LinkEntry, ModelParts, OwnershipEntry, OwnershipView};
 pub use json::{HashedJson, HASH_PLACEHOLDER};
 
 use schemars::JsonSchema;

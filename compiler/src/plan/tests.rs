@@ -332,6 +332,63 @@ fn the_plan_cut_in_pieces_on_threads_is_serde_jsons_byte_for_byte() {
 }
 
 #[test]
+fn a_skeleton_written_with_its_parts_from_the_model_is_the_whole_plans_json() {
+    for (name, model) in clean_models() {
+        let plan = Plan::from_model(&model);
+        let expected = serde_json::to_string_pretty(&plan).unwrap();
+        let mut lean = Plan::skeleton(&model);
+        assert!(lean.ownership.is_empty(), "{name}");
+        assert!(
+            lean.links
+                .iter()
+                .all(|l| l.left_to_right.is_empty() && l.right_to_left.is_empty()),
+            "{name}"
+        );
+        let view = OwnershipView::of(&model);
+        let entries = view.entries();
+        assert_eq!(entries.len(), plan.ownership.len(), "{name}");
+        // Each entry serialises as the plan's entry does, alone.
+        for (entry, owned) in entries.iter().zip(&plan.ownership) {
+            assert_eq!(
+                serde_json::to_string(entry).unwrap(),
+                serde_json::to_string(owned).unwrap(),
+                "{name}"
+            );
+        }
+        let links = std::mem::take(&mut lean.links);
+        let link_entries = LinkEntry::all(&links, &model);
+        assert_eq!(link_entries.len(), plan.links.len(), "{name}");
+        for (entry, link) in link_entries.iter().zip(&plan.links) {
+            assert_eq!(
+                serde_json::to_string_pretty(entry).unwrap(),
+                serde_json::to_string_pretty(link).unwrap(),
+                "{name}"
+            );
+        }
+        let parts = ModelParts {
+            ownership: &entries,
+            links: &link_entries,
+        };
+        assert_eq!(lean.content_hash_with(parts), plan.spec_hash, "{name}");
+        for split in super::json::tests::SPLITS {
+            let (pretty, hashed, content_hash) =
+                super::json::tests::outputs_with(&lean, Some(parts), split);
+            assert_eq!(content_hash, plan.spec_hash, "{name} {split:?}");
+            assert!(hashed == expected, "{name} {split:?}: hashed and patched");
+            // Unhashed, the pretty form shows an empty hash; with it, the whole plan.
+            assert!(pretty != expected || plan.spec_hash.is_empty(), "{name}");
+        }
+        lean.spec_hash = plan.spec_hash.clone();
+        let mut pretty = Vec::new();
+        lean.write_pretty_with(parts, &mut pretty).unwrap();
+        assert!(pretty == expected.as_bytes(), "{name}: write_pretty_with");
+        let mut hashed = Vec::new();
+        let h = lean.write_pretty_hashing_with(parts, &mut hashed).unwrap();
+        assert_eq!(h.spec_hash, plan.spec_hash, "{name}");
+    }
+}
+
+#[test]
 fn check_and_plan_checks_as_check_model_does_and_plans_only_clean_specs() {
     let mut texts = every_spec();
     // Large enough for the threaded path (the plan beside the checks), with an error only the

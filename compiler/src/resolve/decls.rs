@@ -503,8 +503,14 @@ impl Lookup<'_> {
             .enumerate()
             .map(|(i, f)| (f.name.clone(), i))
             .collect();
-        let mut custom = Vec::new();
+        // Sized for every declared field at once: a large object grew its field list (and
+        // maps) by doubling, copying and leaving up to half of each unused.
+        let declared = decl.fields.len();
+        def.fields.reserve_exact(declared);
+        index.reserve(declared);
+        let mut custom = Vec::with_capacity(declared);
         let mut fields_seen: HashMap<&str, Span> = HashMap::default();
+        fields_seen.reserve(declared);
         for field in &decl.fields {
             let name = field.name.name.as_str();
             if let Some(&first) = fields_seen.get(name) {
