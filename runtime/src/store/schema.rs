@@ -94,7 +94,21 @@ ALTER TABLE links ADD COLUMN ended_reason TEXT;
     ),
     (4, CACHE_EPOCH),
     (5, WITHOUT_ROWID),
+    (6, UNFINISHED_BY_RECORD),
 ];
+
+/// Migration 6: the inbox's per-record index holds unfinished events only (`pending`,
+/// `claimed`). Every query through it asks for those (claims, the covered range, marking done),
+/// and done events, never pruned, made it grow with the whole history: each event's three
+/// status changes landed on a random page of a large B-tree (a WAL frame each, re-read after
+/// every page-cache reset). Now it is as large as the backlog, and its pages stay hot.
+/// Queries must name the index's condition word for word (`status IN ('pending',
+/// 'claimed')`) for SQLite to use it.
+const UNFINISHED_BY_RECORD: &str = r#"
+DROP INDEX inbox_record;
+CREATE INDEX inbox_record ON inbox (record_key, status, id)
+    WHERE status IN ('pending', 'claimed');
+"#;
 
 /// Migration 5: `last_written` and `workflow_observed` keyed by their primary key alone
 /// (`WITHOUT ROWID`). As rowid tables each was two B-trees (the rows by rowid and the key's

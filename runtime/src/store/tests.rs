@@ -31,10 +31,10 @@ fn temp() -> (tempfile::TempDir, SqliteStore) {
 #[test]
 fn creates_the_file_in_wal_mode_and_migrates_once() {
     let (dir, store) = temp();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     drop(store);
     let again = SqliteStore::open(&dir.path().join("seam.db")).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 5);
+    assert_eq!(again.schema_version().unwrap(), 6);
     assert!(dir.path().join("seam.db-wal").exists() || dir.path().join("seam.db").exists());
 }
 
@@ -359,7 +359,7 @@ fn a_database_at_version_one_is_migrated_to_workflows() {
         .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     assert!(store.runs_of_record("sf", "500A").unwrap().is_empty());
     assert_eq!(
         store.backlog(2_000).unwrap().depth,
@@ -880,7 +880,7 @@ fn a_database_at_version_four_keeps_its_values_without_rowid() {
         assert!(!sql.contains("WITHOUT ROWID"), "an old file: {sql}");
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     let got = store.last_written_of("l", "snow", "i1").unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(got.get("urgency"), Some(&Some("1".to_string())));
@@ -956,4 +956,53 @@ fn a_database_at_version_four_keeps_its_values_without_rowid() {
     conn.execute("DELETE FROM last_written WHERE record_id = 'c1'", [])
         .unwrap();
     assert_eq!(epoch(&conn), before + 3);
+}
+
+/// The inbox's queries by record go through `inbox_record`, which since migration 6 holds
+/// unfinished events only: a query that did not state its condition would scan the inbox.
+#[test]
+fn the_inbox_queries_by_record_use_the_unfinished_index() {
+    let (dir, store) = temp();
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "a")])
+        .unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join("seam.db")).unwrap();
+    for sql in [
+        super::sqlite::MARK_DONE,
+        super::sqlite::CLAIMABLE,
+        super::sqlite::CLAIM_ONE,
+        super::sqlite::ANY_CLAIMABLE,
+    ] {
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let plan: Vec<String> = st
+            .query_map(
+                rusqlite::params_from_iter(std::iter::repeat_n(1i64, st.parameter_count())),
+                |r| r.get::<_, String>(3),
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            plan.iter().any(|d| d.contains("inbox_record")),
+            "{sql}: {plan:?}"
+        );
+        assert!(
+            !plan
+                .iter()
+                .any(|d| d.starts_with("SCAN") && d != "SCAN CONSTANT ROW" && !d.contains("INDEX")),
+            "{sql}: {plan:?}"
+        );
+    }
+    let def: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'inbox_record'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        def.contains("WHERE status IN ('pending', 'claimed')"),
+        "{def}"
+    );
 }
