@@ -10,14 +10,14 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::RwLock;
 
-use super::{class_of, snippet, ConnectorError, ErrorClass, Record};
+use super::{class_of, snippet, BaseUrl, ConnectorError, ErrorClass, Record};
 
 pub const API_VERSION: &str = "v62.0";
 
 pub struct SalesforceClient {
     alias: String,
     http: reqwest::Client,
-    base: String,
+    base: BaseUrl,
     client_id: String,
     client_secret: String,
     /// The `Sforce-Call-Options` client id of our writes.
@@ -29,7 +29,7 @@ impl std::fmt::Debug for SalesforceClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SalesforceClient")
             .field("alias", &self.alias)
-            .field("base", &self.base)
+            .field("base", &self.base.as_str())
             .finish_non_exhaustive()
     }
 }
@@ -46,7 +46,7 @@ impl SalesforceClient {
         SalesforceClient {
             alias: alias.into(),
             http,
-            base: base.trim_end_matches('/').into(),
+            base: BaseUrl::new(base),
             client_id,
             client_secret,
             call_client,
@@ -76,7 +76,7 @@ impl SalesforceClient {
         let op = "POST /services/oauth2/token";
         let resp = self
             .http
-            .post(format!("{}/services/oauth2/token", self.base))
+            .post(format!("{}/services/oauth2/token", self.base.as_str()))
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", self.client_id.as_str()),
@@ -142,7 +142,8 @@ impl SalesforceClient {
                 token = self.fetch_token().await?;
                 continue;
             }
-            let headers = resp.headers().clone();
+            // The headers matter only to classify a failure (`Retry-After`).
+            let headers = (!status.is_success()).then(|| resp.headers().clone());
             let body = resp
                 .text()
                 .await
@@ -150,6 +151,7 @@ impl SalesforceClient {
             if status.is_success() || status == StatusCode::NOT_FOUND && op.starts_with("GET") {
                 return Ok((status, body));
             }
+            let headers = headers.unwrap_or_default();
             return Err(self.platform_error(op, status, &headers, &body));
         }
         Err(self.err(
@@ -189,8 +191,13 @@ impl SalesforceClient {
         self.err(op, Some(status.as_u16()), code, message, class)
     }
 
-    fn data(&self, path: &str) -> String {
-        format!("{}/services/data/{API_VERSION}/{path}", self.base)
+    /// A request to `/services/data/<version>/<path>`.
+    fn data(&self, method: Method, path: &str) -> RequestBuilder {
+        self.base.request(
+            &self.http,
+            method,
+            &format!("/services/data/{API_VERSION}/{path}"),
+        )
     }
 
     /// One record's fields, or `None` when it does not exist.
@@ -201,12 +208,11 @@ impl SalesforceClient {
         fields: &[&str],
     ) -> Result<Option<Record>, ConnectorError> {
         let op = format!("GET sobjects/{object}/{id}");
-        let url = self.data(&format!("sobjects/{object}/{id}"));
+        let path = format!("sobjects/{object}/{id}");
         let list = fields.join(",");
         let (status, body) = self
             .send(&op, |t| {
-                self.http
-                    .get(&url)
+                self.data(Method::GET, &path)
                     .bearer_auth(t)
                     .query(&[("fields", &list)])
             })
@@ -230,9 +236,8 @@ impl SalesforceClient {
         }
     }
 
-    fn write(&self, method: Method, url: &str, token: &str, fields: &Value) -> RequestBuilder {
-        self.http
-            .request(method, url)
+    fn write(&self, method: Method, path: &str, token: &str, fields: &Value) -> RequestBuilder {
+        self.data(method, path)
             .bearer_auth(token)
             .header(
                 "Sforce-Call-Options",
@@ -248,9 +253,9 @@ impl SalesforceClient {
         fields: &Record,
     ) -> Result<(), ConnectorError> {
         let op = format!("PATCH sobjects/{object}/{id}");
-        let url = self.data(&format!("sobjects/{object}/{id}"));
+        let path = format!("sobjects/{object}/{id}");
         let body = Value::Object(fields.clone());
-        self.send(&op, |t| self.write(Method::PATCH, &url, t, &body))
+        self.send(&op, |t| self.write(Method::PATCH, &path, t, &body))
             .await?;
         Ok(())
     }
@@ -258,10 +263,10 @@ impl SalesforceClient {
     /// Creates a record; returns its id.
     pub async fn create(&self, object: &str, fields: &Record) -> Result<String, ConnectorError> {
         let op = format!("POST sobjects/{object}");
-        let url = self.data(&format!("sobjects/{object}"));
+        let path = format!("sobjects/{object}");
         let body = Value::Object(fields.clone());
         let (_, answer) = self
-            .send(&op, |t| self.write(Method::POST, &url, t, &body))
+            .send(&op, |t| self.write(Method::POST, &path, t, &body))
             .await?;
         let rec = self.record(&op, &answer)?;
         rec.get("id")
@@ -281,10 +286,11 @@ impl SalesforceClient {
     /// A SOQL query's records (first batch; the link-key lookups need one or two rows).
     pub async fn query(&self, soql: &str) -> Result<Vec<Record>, ConnectorError> {
         let op = "GET query".to_string();
-        let url = self.data("query");
         let (_, body) = self
             .send(&op, |t| {
-                self.http.get(&url).bearer_auth(t).query(&[("q", soql)])
+                self.data(Method::GET, "query")
+                    .bearer_auth(t)
+                    .query(&[("q", soql)])
             })
             .await?;
         let v: Value = serde_json::from_str(&body).unwrap_or(json!({}));

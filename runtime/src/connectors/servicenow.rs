@@ -3,15 +3,15 @@
 //! display values (`sysparm_display_value=all`) when a mapping carries them across. Errors keep
 //! the platform's `error.message` and `error.detail`; 429 honours `Retry-After`.
 
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 
-use super::{class_of, snippet, ConnectorError, ErrorClass, Record};
+use super::{class_of, snippet, BaseUrl, ConnectorError, ErrorClass, Record};
 
 pub struct ServiceNowClient {
     alias: String,
     http: reqwest::Client,
-    base: String,
+    base: BaseUrl,
     user: String,
     password: String,
 }
@@ -20,7 +20,7 @@ impl std::fmt::Debug for ServiceNowClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceNowClient")
             .field("alias", &self.alias)
-            .field("base", &self.base)
+            .field("base", &self.base.as_str())
             .field("user", &self.user)
             .finish_non_exhaustive()
     }
@@ -37,7 +37,7 @@ impl ServiceNowClient {
         ServiceNowClient {
             alias: alias.into(),
             http,
-            base: base.trim_end_matches('/').into(),
+            base: BaseUrl::new(base),
             user,
             password,
         }
@@ -48,11 +48,13 @@ impl ServiceNowClient {
         &self.user
     }
 
-    fn url(&self, table: &str, id: Option<&str>) -> String {
-        match id {
-            Some(id) => format!("{}/api/now/table/{table}/{id}", self.base),
-            None => format!("{}/api/now/table/{table}", self.base),
-        }
+    /// A request to the table (`id`: one record of it).
+    fn table(&self, method: Method, table: &str, id: Option<&str>) -> RequestBuilder {
+        let path = match id {
+            Some(id) => format!("/api/now/table/{table}/{id}"),
+            None => format!("/api/now/table/{table}"),
+        };
+        self.base.request(&self.http, method, &path)
     }
 
     async fn send(
@@ -67,7 +69,8 @@ impl ServiceNowClient {
             .await
             .map_err(|e| ConnectorError::transport(&self.alias, op.into(), &e))?;
         let status = resp.status();
-        let headers = resp.headers().clone();
+        // The headers matter only to classify a failure (`Retry-After`).
+        let headers = (!status.is_success()).then(|| resp.headers().clone());
         let text = resp
             .text()
             .await
@@ -91,7 +94,7 @@ impl ServiceNowClient {
                 Some(d) if !d.is_empty() => format!("{message} ({d})"),
                 _ => message,
             },
-            class: class_of(status, &headers),
+            class: class_of(status, &headers.unwrap_or_default()),
         })
     }
 
@@ -137,7 +140,7 @@ impl ServiceNowClient {
     ) -> Result<Option<Record>, ConnectorError> {
         let op = format!("GET {table}/{sys_id}");
         let shown = if display { "all" } else { "false" };
-        let req = self.http.get(self.url(table, Some(sys_id))).query(&[
+        let req = self.table(Method::GET, table, Some(sys_id)).query(&[
             ("sysparm_fields", fields.join(",").as_str()),
             ("sysparm_exclude_reference_link", "true"),
             ("sysparm_display_value", shown),
@@ -158,7 +161,7 @@ impl ServiceNowClient {
         limit: u32,
     ) -> Result<Vec<Record>, ConnectorError> {
         let op = format!("GET {table}?sysparm_query");
-        let req = self.http.get(self.url(table, None)).query(&[
+        let req = self.table(Method::GET, table, None).query(&[
             ("sysparm_query", query),
             ("sysparm_fields", fields.join(",").as_str()),
             ("sysparm_limit", limit.to_string().as_str()),
@@ -182,8 +185,7 @@ impl ServiceNowClient {
     ) -> Result<Record, ConnectorError> {
         let op = format!("PATCH {table}/{sys_id}");
         let req = self
-            .http
-            .patch(self.url(table, Some(sys_id)))
+            .table(Method::PATCH, table, Some(sys_id))
             .query(&[
                 ("sysparm_exclude_reference_link", "true"),
                 ("sysparm_fields", "sys_id"),
@@ -197,8 +199,7 @@ impl ServiceNowClient {
     pub async fn create(&self, table: &str, fields: &Record) -> Result<Record, ConnectorError> {
         let op = format!("POST {table}");
         let req = self
-            .http
-            .post(self.url(table, None))
+            .table(Method::POST, table, None)
             .query(&[("sysparm_exclude_reference_link", "true")])
             .json(fields);
         let (_, body) = self.send(&op, req).await?;

@@ -93,7 +93,69 @@ ALTER TABLE links ADD COLUMN ended_reason TEXT;
 "#,
     ),
     (4, CACHE_EPOCH),
+    (5, WITHOUT_ROWID),
+    (6, UNFINISHED_BY_RECORD),
 ];
+
+/// Migration 6: the inbox's per-record index holds unfinished events only (`pending`,
+/// `claimed`). Every query through it asks for those (claims, the covered range, marking done),
+/// and done events, never pruned, made it grow with the whole history: each event's three
+/// status changes landed on a random page of a large B-tree (a WAL frame each, re-read after
+/// every page-cache reset). Now it is as large as the backlog, and its pages stay hot.
+/// Queries must name the index's condition word for word (`status IN ('pending',
+/// 'claimed')`) for SQLite to use it.
+const UNFINISHED_BY_RECORD: &str = r#"
+DROP INDEX inbox_record;
+CREATE INDEX inbox_record ON inbox (record_key, status, id)
+    WHERE status IN ('pending', 'claimed');
+"#;
+
+/// Migration 5: `last_written` and `workflow_observed` keyed by their primary key alone
+/// (`WITHOUT ROWID`). As rowid tables each was two B-trees (the rows by rowid and the key's
+/// index), so every event's upsert touched two random pages per table where one does now;
+/// nothing reads their rowids. The rows are copied as they are; dropping a table drops its
+/// epoch triggers (migration 4), so they are made again, the same.
+const WITHOUT_ROWID: &str = r#"
+CREATE TABLE last_written_v5 (
+    link        TEXT NOT NULL,
+    system      TEXT NOT NULL,
+    record_id   TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    value       TEXT,
+    written_at  INTEGER NOT NULL,
+    PRIMARY KEY (link, system, record_id, field)
+) WITHOUT ROWID;
+INSERT INTO last_written_v5 (link, system, record_id, field, value, written_at)
+    SELECT link, system, record_id, field, value, written_at FROM last_written;
+DROP TABLE last_written;
+ALTER TABLE last_written_v5 RENAME TO last_written;
+CREATE TRIGGER last_written_epoch_insert AFTER INSERT ON last_written
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER last_written_epoch_update AFTER UPDATE ON last_written
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER last_written_epoch_delete AFTER DELETE ON last_written
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+
+CREATE TABLE workflow_observed_v5 (
+    system       TEXT NOT NULL,
+    object       TEXT NOT NULL,
+    record_id    TEXT NOT NULL,
+    field        TEXT NOT NULL,
+    value        TEXT,
+    observed_at  INTEGER NOT NULL,
+    PRIMARY KEY (system, object, record_id, field)
+) WITHOUT ROWID;
+INSERT INTO workflow_observed_v5 (system, object, record_id, field, value, observed_at)
+    SELECT system, object, record_id, field, value, observed_at FROM workflow_observed;
+DROP TABLE workflow_observed;
+ALTER TABLE workflow_observed_v5 RENAME TO workflow_observed;
+CREATE TRIGGER workflow_observed_epoch_insert AFTER INSERT ON workflow_observed
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER workflow_observed_epoch_update AFTER UPDATE ON workflow_observed
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER workflow_observed_epoch_delete AFTER DELETE ON workflow_observed
+    BEGIN UPDATE cache_epoch SET n = n + 1 WHERE id = 1; END;
+"#;
 
 /// Migration 4: a counter of changes to the tables the runtime keeps in memory
 /// (`super::cache`). Triggers bump it whoever writes (`seam reconcile --apply`, an older
@@ -180,6 +242,11 @@ CREATE TABLE workflow_steps (
 
 /// Brings the database up to the newest migration.
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    migrate_to(conn, MIGRATIONS.last().map_or(0, |m| m.0))
+}
+
+/// Brings the database up to migration `target` (tests make older files with it).
+pub(super) fn migrate_to(conn: &mut Connection, target: i64) -> StoreResult<()> {
     let err = |op| move |source| StoreError::Sqlite { op, source };
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
@@ -198,7 +265,7 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
             "the database is at schema version {current}, newer than this seam ({newest}); upgrade seam"
         )));
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current && m.0 <= target) {
         let tx = conn.transaction().map_err(err("begin migration"))?;
         tx.execute_batch(sql).map_err(err("apply migration"))?;
         tx.execute(

@@ -347,20 +347,46 @@ fn upsert_last_written(
     Ok(())
 }
 
+// The inbox's queries by record. `inbox_record` (migration 6) holds unfinished events only:
+// SQLite uses it only for a query that states its condition, `status IN ('pending',
+// 'claimed')`, as written there (`store::tests` checks the plans).
+
+/// Marks a claimed event and the events of its record it covers done.
+pub(super) const MARK_DONE: &str = "UPDATE inbox SET status = 'done', last_error = NULL \
+     WHERE record_key = ?1 AND id <= ?2 AND id >= ?3 AND status IN ('pending', 'claimed')";
+
+/// The earliest unfinished event of each record, when it is pending and due, oldest due first.
+pub(super) const CLAIMABLE: &str = "SELECT i.id, i.record_key FROM inbox i \
+     WHERE i.status = 'pending' AND i.next_attempt_at <= ?1 \
+       AND NOT EXISTS (SELECT 1 FROM inbox j \
+                       WHERE j.record_key = i.record_key \
+                         AND j.status IN ('pending', 'claimed') AND j.id < i.id) \
+     ORDER BY i.next_attempt_at, i.id LIMIT ?2";
+
+/// Claims one event, covering the pending events of its record queued so far.
+pub(super) const CLAIM_ONE: &str = "UPDATE inbox SET status = 'claimed', covers_through = \
+       (SELECT MAX(id) FROM inbox WHERE record_key = ?2 AND status = 'pending' \
+          AND status IN ('pending', 'claimed')) \
+     WHERE id = ?1";
+
+/// Whether anything is claimable (the reader's look before a claim).
+pub(super) const ANY_CLAIMABLE: &str = "SELECT EXISTS (SELECT 1 FROM inbox i \
+     WHERE i.status = 'pending' AND i.next_attempt_at <= ?1 \
+       AND NOT EXISTS (SELECT 1 FROM inbox j \
+                       WHERE j.record_key = i.record_key \
+                         AND j.status IN ('pending', 'claimed') AND j.id < i.id))";
+
 /// Finishes a claimed event and the events of its record it covers.
 fn mark_done(conn: &Connection, event: &InboxEvent) -> StoreResult<()> {
-    conn.prepare_cached(
-        "UPDATE inbox SET status = 'done', last_error = NULL \
-         WHERE record_key = ?1 AND id <= ?2 AND id >= ?3 AND status IN ('pending', 'claimed')",
-    )
-    .and_then(|mut st| {
-        st.execute(params![
-            record_key(&event.event),
-            event.covers_through.max(event.id),
-            event.id
-        ])
-    })
-    .map_err(err("complete event"))?;
+    conn.prepare_cached(MARK_DONE)
+        .and_then(|mut st| {
+            st.execute(params![
+                record_key(&event.event),
+                event.covers_through.max(event.id),
+                event.id
+            ])
+        })
+        .map_err(err("complete event"))?;
     Ok(())
 }
 
@@ -441,14 +467,7 @@ fn claim_in(conn: &Connection, now: i64, limit: usize) -> StoreResult<Vec<InboxE
     // runtime's CPU).
     let ids: Vec<(i64, String)> = {
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT i.id, i.record_key FROM inbox i \
-                     WHERE i.status = 'pending' AND i.next_attempt_at <= ?1 \
-                       AND NOT EXISTS (SELECT 1 FROM inbox j \
-                                       WHERE j.record_key = i.record_key \
-                                         AND j.status IN ('pending', 'claimed') AND j.id < i.id) \
-                     ORDER BY i.next_attempt_at, i.id LIMIT ?2",
-            )
+            .prepare_cached(CLAIMABLE)
             .map_err(err("prepare claim"))?;
         let rows = stmt
             .query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -458,13 +477,9 @@ fn claim_in(conn: &Connection, now: i64, limit: usize) -> StoreResult<Vec<InboxE
     };
     let mut claimed = Vec::with_capacity(ids.len());
     for (id, key) in ids {
-        conn.prepare_cached(
-            "UPDATE inbox SET status = 'claimed', covers_through = \
-                   (SELECT MAX(id) FROM inbox WHERE record_key = ?2 AND status = 'pending') \
-                 WHERE id = ?1",
-        )
-        .and_then(|mut st| st.execute(params![id, key]))
-        .map_err(err("claim event"))?;
+        conn.prepare_cached(CLAIM_ONE)
+            .and_then(|mut st| st.execute(params![id, key]))
+            .map_err(err("claim event"))?;
         let e = conn
             .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM inbox WHERE id = ?1"))
             .and_then(|mut st| st.query_row([id], event_row))
@@ -552,13 +567,7 @@ impl Store for SqliteStore {
         // only decides whether to bother.)
         let any: bool = self
             .read()
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM inbox i \
-                 WHERE i.status = 'pending' AND i.next_attempt_at <= ?1 \
-                   AND NOT EXISTS (SELECT 1 FROM inbox j \
-                                   WHERE j.record_key = i.record_key \
-                                     AND j.status IN ('pending', 'claimed') AND j.id < i.id))",
-            )
+            .prepare_cached(ANY_CLAIMABLE)
             .and_then(|mut st| st.query_row([now], |r| r.get(0)))
             .map_err(err("look for claimable events"))?;
         if !any || limit == 0 {

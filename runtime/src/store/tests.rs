@@ -31,10 +31,10 @@ fn temp() -> (tempfile::TempDir, SqliteStore) {
 #[test]
 fn creates_the_file_in_wal_mode_and_migrates_once() {
     let (dir, store) = temp();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 6);
     drop(store);
     let again = SqliteStore::open(&dir.path().join("seam.db")).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 4);
+    assert_eq!(again.schema_version().unwrap(), 6);
     assert!(dir.path().join("seam.db-wal").exists() || dir.path().join("seam.db").exists());
 }
 
@@ -359,7 +359,7 @@ fn a_database_at_version_one_is_migrated_to_workflows() {
         .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 6);
     assert!(store.runs_of_record("sf", "500A").unwrap().is_empty());
     assert_eq!(
         store.backlog(2_000).unwrap().depth,
@@ -848,4 +848,161 @@ fn a_caching_store_reads_its_own_writes_at_once() {
     claim_new(&runtime, "k2");
     assert_eq!(lw().get("short_description"), Some(&Some("v3".into())));
     assert_eq!(runtime.unfinished_runs(&["k1"]).unwrap().len(), 1);
+}
+
+/// A file as a seam at schema 4 left it (rowid tables), with rows in the two tables migration 5
+/// rebuilds: the rows are kept, the tables are `WITHOUT ROWID`, and the epoch triggers the
+/// rebuild dropped are back (another process's write is still noticed).
+#[test]
+fn a_database_at_version_four_keeps_its_values_without_rowid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v4.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        super::schema::migrate_to(&mut conn, 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO last_written (link, system, record_id, field, value, written_at) VALUES \
+                 ('l', 'snow', 'i1', 'urgency', '1', 10), \
+                 ('l', 'snow', 'i1', 'description', NULL, 11), \
+                 ('l', 'sf', 'c1', 'Status', 'New', 12); \
+             INSERT INTO workflow_observed (system, object, record_id, field, value, observed_at) \
+                 VALUES ('sf', 'Case', 'c1', 'Priority', 'High', 13), \
+                        ('sf', 'Case', 'c2', 'Priority', NULL, 14);",
+        )
+        .unwrap();
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'last_written'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!sql.contains("WITHOUT ROWID"), "an old file: {sql}");
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 6);
+    let got = store.last_written_of("l", "snow", "i1").unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got.get("urgency"), Some(&Some("1".to_string())));
+    assert_eq!(got.get("description"), Some(&None));
+    assert_eq!(
+        store
+            .last_written(&ReplicaKey {
+                link: "l",
+                system: "sf",
+                record: "c1",
+                field: "Status",
+            })
+            .unwrap(),
+        Some(Some("New".into()))
+    );
+    assert_eq!(
+        store.observed_value(&observed("c1", "Priority")).unwrap(),
+        Some(Some("High".into()))
+    );
+    assert_eq!(
+        store.observed_value(&observed("c2", "Priority")).unwrap(),
+        Some(None)
+    );
+    assert_eq!(
+        store.observed_value(&observed("c3", "Priority")).unwrap(),
+        None
+    );
+    drop(store);
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for table in ["last_written", "workflow_observed"] {
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(sql.contains("WITHOUT ROWID"), "{table}: {sql}");
+        let triggers: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(triggers, 3, "{table}'s epoch triggers");
+    }
+    let leftovers: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%_v5'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leftovers, 0);
+    let epoch = |c: &rusqlite::Connection| -> i64 {
+        c.query_row("SELECT n FROM cache_epoch", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = epoch(&conn);
+    conn.execute(
+        "UPDATE last_written SET value = '2' WHERE record_id = 'i1' AND field = 'urgency'",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO workflow_observed (system, object, record_id, field, value, observed_at) \
+         VALUES ('sf', 'Case', 'c3', 'Priority', 'Low', 15)",
+        [],
+    )
+    .unwrap();
+    conn.execute("DELETE FROM last_written WHERE record_id = 'c1'", [])
+        .unwrap();
+    assert_eq!(epoch(&conn), before + 3);
+}
+
+/// The inbox's queries by record go through `inbox_record`, which since migration 6 holds
+/// unfinished events only: a query that did not state its condition would scan the inbox.
+#[test]
+fn the_inbox_queries_by_record_use_the_unfinished_index() {
+    let (dir, store) = temp();
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "a")])
+        .unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join("seam.db")).unwrap();
+    for sql in [
+        super::sqlite::MARK_DONE,
+        super::sqlite::CLAIMABLE,
+        super::sqlite::CLAIM_ONE,
+        super::sqlite::ANY_CLAIMABLE,
+    ] {
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let plan: Vec<String> = st
+            .query_map(
+                rusqlite::params_from_iter(std::iter::repeat_n(1i64, st.parameter_count())),
+                |r| r.get::<_, String>(3),
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            plan.iter().any(|d| d.contains("inbox_record")),
+            "{sql}: {plan:?}"
+        );
+        assert!(
+            !plan
+                .iter()
+                .any(|d| d.starts_with("SCAN") && d != "SCAN CONSTANT ROW" && !d.contains("INDEX")),
+            "{sql}: {plan:?}"
+        );
+    }
+    let def: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'inbox_record'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        def.contains("WHERE status IN ('pending', 'claimed')"),
+        "{def}"
+    );
 }
