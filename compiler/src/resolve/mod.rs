@@ -200,8 +200,12 @@ impl Resolver {
             ..
         } = self;
         let (model, identity_index, link_index) = (&*model, &*identity_index, &*link_index);
-        // This thread's set ends up with the helper's too.
-        mentions.fields.reserve(expected_mentions);
+        // This thread's set ends up with the helper's too; what earlier calls mentioned is
+        // mostly mentioned again (an `own` entry's field is mapped), so room for `expected`
+        // in all, not on top.
+        mentions
+            .fields
+            .reserve(expected_mentions.saturating_sub(mentions.fields.len()));
         // Resolves one run with the given names and mentions.
         let run = |(start, end): (usize, usize), names: &mut Names, mentions: &mut Mentions| {
             let items = items.get(start..end).unwrap_or_default();
