@@ -243,6 +243,7 @@ impl Resolver {
         let resolved = self.each(
             &alone,
             |(decl, _)| decl.fields.len() + 1,
+            0,
             |lookup, &(decl, kind)| kind.map(|kind| lookup.object_fields(decl, kind)),
         );
         for ((decl, kind), (fields, diagnostics)) in alone.into_iter().zip(resolved) {

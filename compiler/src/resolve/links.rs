@@ -23,6 +23,8 @@ impl Resolver {
         let resolved = self.each(
             &decls,
             |(d, _)| d.items.len() + 1,
+            // A mapping mentions a field on each side.
+            2,
             |lookup, &(decl, first)| first.then(|| lookup.link(decl)).flatten(),
         );
         for ((decl, first), (link, diagnostics)) in decls.into_iter().zip(resolved) {

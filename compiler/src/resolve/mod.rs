@@ -67,7 +67,7 @@ fn resolve_on(file: &SeamFile, threads: Option<bool>) -> (Model, Vec<Diagnostic>
         })
         .collect();
     let mut owns = r
-        .each(&owns, |o| o.entries.len() + 1, |lookup, o| lookup.own(o))
+        .each(&owns, |o| o.entries.len() + 1, 1, |lookup, o| lookup.own(o))
         .into_iter();
     for item in &file.items {
         match item {
@@ -174,14 +174,18 @@ impl Resolver {
     /// Resolves each item with `resolve`, which only looks names up: the result and the
     /// diagnostics it reported, per item, in order. When the items weigh enough, runs of them
     /// are resolved on a second thread too, with its own names and mentions (merged here);
-    /// what each item resolves to does not depend on the thread.
+    /// what each item resolves to does not depend on the thread. `mentions_per_weight` is about
+    /// how many fields a unit of weight mentions: the mentions sets are sized for them up
+    /// front, so that they are not rehashed (every `FieldRef` hashed again) as they grow.
     pub(crate) fn each<T: Sync, R: Send>(
         &mut self,
         items: &[T],
         weight: impl Fn(&T) -> usize,
+        mentions_per_weight: usize,
         resolve: impl Fn(&mut Lookup<'_>, &T) -> R + Sync,
     ) -> Vec<(R, Vec<Diagnostic>)> {
         let total: usize = items.iter().map(&weight).sum();
+        let expected_mentions = total.saturating_mul(mentions_per_weight);
         let workers = std::thread::available_parallelism().map_or(1, usize::from);
         let runs = runs(items, weight);
         let threads = self
@@ -196,6 +200,12 @@ impl Resolver {
             ..
         } = self;
         let (model, identity_index, link_index) = (&*model, &*identity_index, &*link_index);
+        // This thread's set ends up with the helper's too; what earlier calls mentioned is
+        // mostly mentioned again (an `own` entry's field is mapped), so room for `expected`
+        // in all, not on top.
+        mentions
+            .fields
+            .reserve(expected_mentions.saturating_sub(mentions.fields.len()));
         // Resolves one run with the given names and mentions.
         let run = |(start, end): (usize, usize), names: &mut Names, mentions: &mut Mentions| {
             let items = items.get(start..end).unwrap_or_default();
@@ -235,7 +245,10 @@ impl Resolver {
             let helper = std::thread::Builder::new()
                 .stack_size(WORKER_STACK_BYTES)
                 .spawn_scoped(scope, || {
-                    let (mut names, mut mentions) = (Names::default(), Mentions::default());
+                    let mut names = Names::default();
+                    let mut mentions = Mentions::default();
+                    // About half the runs.
+                    mentions.fields.reserve(expected_mentions / 2);
                     (work(&mut names, &mut mentions), mentions)
                 });
             let mut done = work(names, mentions);

@@ -107,9 +107,7 @@ impl<'a> Scanner<'a> {
     fn next_code_byte(&mut self) -> Option<(usize, u8)> {
         loop {
             let rest = self.bytes.get(self.pos..)?;
-            let skip = rest.iter().position(|&b| {
-                matches!(b, b'"' | b'/' | b'(' | b')' | b'{' | b'}' | b'[' | b']')
-            })?;
+            let skip = first_code_byte(rest)?;
             let pos = self.pos + skip;
             let b = self.at(pos)?;
             if b == b'"' {
@@ -137,6 +135,59 @@ impl<'a> Scanner<'a> {
             return Some((pos, b));
         }
     }
+}
+
+/// Whether the pre-scan stops at `b`: a quote, a slash or a bracket.
+#[inline(always)]
+fn is_code_byte(b: u8) -> bool {
+    matches!(b, b'"' | b'/' | b'(' | b')' | b'{' | b'}' | b'[' | b']')
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is zero, and possibly of bytes above (more
+/// significant than) one that is: a borrow only runs upwards from a zero byte, so the lowest
+/// marked byte is always a real zero.
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// The high bit of each code byte of the little-endian word `x` (and possibly of bytes above
+/// one): `(` `)` are `0x28|1`, `[` `{` are `0x5b|0x20`, `]` `}` are `0x5d|0x20`, and no other
+/// byte maps to those.
+#[inline(always)]
+fn code_bytes(x: u64) -> u64 {
+    let low = x | ONES;
+    let case = x | (ONES * 0x20);
+    zero_bytes(x ^ (ONES * u64::from(b'"')))
+        | zero_bytes(x ^ (ONES * u64::from(b'/')))
+        | zero_bytes(low ^ (ONES * u64::from(b')')))
+        | zero_bytes(case ^ (ONES * u64::from(b'{')))
+        | zero_bytes(case ^ (ONES * u64::from(b'}')))
+}
+
+/// The position of the first code byte ([`is_code_byte`]) in `bytes`: eight bytes at a time,
+/// the last few one by one.
+#[inline]
+fn first_code_byte(bytes: &[u8]) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut words {
+        if let Ok(word) = <[u8; 8]>::try_from(chunk) {
+            let found = code_bytes(u64::from_le_bytes(word));
+            if found != 0 {
+                return Some(at + (found.trailing_zeros() / 8) as usize);
+            }
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| is_code_byte(b))
+        .map(|i| at + i)
 }
 
 /// The offset just past the string that starts at `start` (a `"`): after its closing quote, or
@@ -301,6 +352,47 @@ pub(crate) fn unclosed_brace(src: &str, pos: usize, open: u8, close: u8) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_code_byte_is_the_first_quote_slash_or_bracket() {
+        let naive = |b: &[u8]| b.iter().position(|&c| is_code_byte(c));
+        // Every byte value at every position of a 24-byte run of a plain byte, alone and
+        // with a code byte after it (the lowest match must win over a borrow's marks).
+        for fill in [b'a', 0u8, 0xff, b' ', 0x7f] {
+            for v in 0..=255u8 {
+                for at in 0..24 {
+                    let mut b = vec![fill; 24];
+                    if let Some(x) = b.get_mut(at) {
+                        *x = v;
+                    }
+                    assert_eq!(first_code_byte(&b), naive(&b), "{fill} {v} at {at}");
+                    for next in [b'"', b'(', b'}', b'/'] {
+                        if let Some(x) = b.get_mut(at + 1) {
+                            *x = next;
+                        }
+                        assert_eq!(first_code_byte(&b), naive(&b), "{fill} {v} at {at}");
+                    }
+                }
+            }
+        }
+        // Pseudo-random texts of every length up to 40, from bytes near the code bytes.
+        let alphabet = b"\"/()[]{}!#'*+)^|;:<=>ZYz_ \n\x00\x80\xfe\x01\x2b\x2e\x5c";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..40 {
+            for _ in 0..300 {
+                let b: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        let i = (seed % alphabet.len() as u64) as usize;
+                        alphabet.get(i).copied().unwrap_or(b'a')
+                    })
+                    .collect();
+                assert_eq!(first_code_byte(&b), naive(&b), "{b:?}");
+            }
+        }
+    }
 
     #[test]
     fn comments_skip_strings_and_drop_line_breaks() {
