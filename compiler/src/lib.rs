@@ -125,8 +125,9 @@ fn check_and_plan_by(src: &str, build: fn(&model::Model) -> Plan) -> (Checked, O
             // The checks on a thread of their own, the plan on this one: this thread's heap
             // holds the model and part of the AST, freed as the plan is built, so the plan
             // reuses that memory rather than growing another heap. The checks' thread starts
-            // first, so that it takes over the heap of the parser's finished thread (glibc
-            // hands a new thread a free arena), which holds the rest of the AST.
+            // first, so that it can take over the heap of the parser's finished thread. (This
+            // order was chosen under glibc's arenas; the `seam` binary now runs on mimalloc,
+            // whose peak with it is lower still: DESIGN.md, "The allocator".)
             let checking =
                 std::thread::Builder::new().spawn_scoped(scope, move || check::run(model));
             // If this thread cannot start, its closure (and the AST) is dropped right here.

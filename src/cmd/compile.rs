@@ -36,7 +36,7 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
     loaded.require_clean()?;
     let load::Loaded { text, checked, .. } = loaded;
     drop(text);
-    // A plan comes with the model it was built from (`check_and_plan`).
+    // A plan comes with the model it was built from (`check_and_plan_skeleton`).
     let (Some(mut plan), Some(model)) = (plan, checked.model.as_ref()) else {
         return Err(ExitCode::from(1));
     };

@@ -75,8 +75,8 @@ impl SalesforceClient {
     async fn fetch_token(&self) -> Result<String, ConnectorError> {
         let op = "POST /services/oauth2/token";
         let resp = self
-            .http
-            .post(format!("{}/services/oauth2/token", self.base.as_str()))
+            .base
+            .request(&self.http, Method::POST, "/services/oauth2/token")
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", self.client_id.as_str()),

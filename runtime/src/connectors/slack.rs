@@ -7,12 +7,12 @@
 
 use serde_json::{json, Value};
 
-use super::{class_of, ConnectorError, ErrorClass};
+use super::{class_of, BaseUrl, ConnectorError, ErrorClass};
 
 pub struct SlackClient {
     alias: String,
     http: reqwest::Client,
-    base: String,
+    base: BaseUrl,
     token: String,
 }
 
@@ -20,7 +20,7 @@ impl std::fmt::Debug for SlackClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SlackClient")
             .field("alias", &self.alias)
-            .field("base", &self.base)
+            .field("base", &self.base.as_str())
             .finish_non_exhaustive()
     }
 }
@@ -30,23 +30,23 @@ impl SlackClient {
         SlackClient {
             alias: alias.into(),
             http,
-            base: base.trim_end_matches('/').into(),
+            base: BaseUrl::new(base),
             token,
         }
     }
 
     async fn call(&self, method: &str, body: Value) -> Result<Value, ConnectorError> {
         let req = self
-            .http
-            .post(format!("{}/api/{method}", self.base))
+            .base
+            .request(&self.http, reqwest::Method::POST, &format!("/api/{method}"))
             .json(&body);
         self.send(format!("POST /api/{method}"), req).await
     }
 
     async fn read(&self, method: &str, query: &[(&str, &str)]) -> Result<Value, ConnectorError> {
         let req = self
-            .http
-            .get(format!("{}/api/{method}", self.base))
+            .base
+            .request(&self.http, reqwest::Method::GET, &format!("/api/{method}"))
             .query(query);
         self.send(format!("GET /api/{method}"), req).await
     }
