@@ -305,6 +305,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Records a link; an existing identical link is fine, a conflicting one is an error.
     fn put_link(&self, link: &str, left_id: &str, right_id: &str, now: i64) -> StoreResult<()>;
+    /// Every pair `record` belongs to, as its left or its right id, of every link, live and
+    /// ended, ordered by link (`seam links show`, `seam links relink`).
+    fn pairs_of(&self, record: &str) -> StoreResult<Vec<LinkRow>>;
+    /// Resumes an ended pair (`seam links relink`): its end is cleared and `audit` (its
+    /// `relinked` rows) appended, in one transaction. `false` when the pair is live or unknown;
+    /// nothing is written then. The end stays visible in the audit (`unlinked` rows).
+    fn resume_link(
+        &self,
+        link: &str,
+        left_id: &str,
+        right_id: &str,
+        audit: &[AuditEntry],
+    ) -> StoreResult<bool>;
+    /// The life of a pair as the audit tells it: the rows of `link` on `records` whose outcome
+    /// is `created`, `unlinked` or `relinked`, oldest first.
+    fn pair_history(&self, link: &str, records: &[&str]) -> StoreResult<Vec<AuditEntry>>;
 
     fn last_written(&self, key: &ReplicaKey<'_>) -> StoreResult<Option<Option<String>>>;
     /// Every last-written value of one record through one link, field -> value, in one read.
@@ -342,6 +358,12 @@ pub trait Store: Send + Sync + 'static {
     fn set_cursor(&self, name: &str, value: &str) -> StoreResult<()>;
 
     fn backlog(&self, now: i64) -> StoreResult<Backlog>;
+    /// Deletes up to `limit` done events last scheduled before `before` (unix ms: their
+    /// `next_attempt_at`, never earlier than their arrival), except those a dead letter names;
+    /// how many went. Pending, claimed and dead events, dead letters, audit rows, links and
+    /// last-written values stay. A repeat of a pruned event's key is then new again: it runs
+    /// and finds nothing to change (events are hints, state is truth).
+    fn prune_done(&self, before: i64, limit: usize) -> StoreResult<usize>;
 
     // Workflows (schema migration 2; see [`workflows`]).
 

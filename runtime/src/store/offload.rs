@@ -72,6 +72,15 @@ impl<S: Store> Store for Offloaded<S> {
     fn put_link(&self, link: &str, l: &str, r: &str, now: i64) -> StoreResult<()> {
         blocking(|| self.0.put_link(link, l, r, now))
     }
+    fn pairs_of(&self, record: &str) -> StoreResult<Vec<LinkRow>> {
+        self.0.pairs_of(record)
+    }
+    fn resume_link(&self, link: &str, l: &str, r: &str, audit: &[AuditEntry]) -> StoreResult<bool> {
+        blocking(|| self.0.resume_link(link, l, r, audit))
+    }
+    fn pair_history(&self, link: &str, records: &[&str]) -> StoreResult<Vec<AuditEntry>> {
+        self.0.pair_history(link, records)
+    }
     fn last_written(&self, key: &ReplicaKey<'_>) -> StoreResult<Option<Option<String>>> {
         self.0.last_written(key)
     }
@@ -117,6 +126,9 @@ impl<S: Store> Store for Offloaded<S> {
     }
     fn backlog(&self, now: i64) -> StoreResult<Backlog> {
         self.0.backlog(now)
+    }
+    fn prune_done(&self, before: i64, limit: usize) -> StoreResult<usize> {
+        blocking(|| self.0.prune_done(before, limit))
     }
     fn observed_value(&self, key: &ObservedKey) -> StoreResult<Option<Option<String>>> {
         self.0.observed_value(key)

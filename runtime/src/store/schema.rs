@@ -95,7 +95,17 @@ ALTER TABLE links ADD COLUMN ended_reason TEXT;
     (4, CACHE_EPOCH),
     (5, WITHOUT_ROWID),
     (6, UNFINISHED_BY_RECORD),
+    (7, DEAD_LETTERS_BY_EVENT),
 ];
+
+/// Migration 7: done inbox rows are pruned after the retention period (`Store::prune_done`),
+/// except those a dead letter names (`seam dlq list --all` shows a replayed letter with its
+/// event). This index answers "does a dead letter name this event" for each candidate, and
+/// the foreign key check of each deleted inbox row (`dead_letters.event_id REFERENCES
+/// inbox`), without a scan of the dead letters per row.
+const DEAD_LETTERS_BY_EVENT: &str = r#"
+CREATE INDEX dead_letters_event ON dead_letters (event_id);
+"#;
 
 /// Migration 6: the inbox's per-record index holds unfinished events only (`pending`,
 /// `claimed`). Every query through it asks for those (claims, the covered range, marking done),

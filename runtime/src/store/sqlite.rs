@@ -731,6 +731,73 @@ impl Store for SqliteStore {
         put
     }
 
+    fn pairs_of(&self, record: &str) -> StoreResult<Vec<LinkRow>> {
+        // A scan of the links (their indexes lead with the link name): an operator's lookup,
+        // never on an event's path.
+        let conn = self.read();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {LINK_COLUMNS} FROM links WHERE left_id = ?1 OR right_id = ?1 \
+                 ORDER BY link, left_id"
+            ))
+            .map_err(err("find pairs"))?;
+        let rows = stmt
+            .query_map(params![record], link_row)
+            .map_err(err("find pairs"))?;
+        rows.collect::<Result<_, _>>().map_err(err("find pairs"))
+    }
+
+    fn resume_link(
+        &self,
+        link: &str,
+        left_id: &str,
+        right_id: &str,
+        audit: &[AuditEntry],
+    ) -> StoreResult<bool> {
+        let resumed = {
+            let (_gate, mut conn) = self.write();
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err("begin relink"))?;
+            let n = tx
+                .execute(
+                    "UPDATE links SET ended_at = NULL, ended_reason = NULL WHERE link = ?1 \
+                     AND left_id = ?2 AND right_id = ?3 AND ended_at IS NOT NULL",
+                    params![link, left_id, right_id],
+                )
+                .map_err(err("resume link"))?;
+            if n > 0 {
+                insert_audit(&tx, audit)?;
+            }
+            tx.commit().map_err(err("commit relink"))?;
+            n > 0
+        };
+        // The links table is cached: the epoch trigger tells other processes, this tells us.
+        self.forget();
+        Ok(resumed)
+    }
+
+    fn pair_history(&self, link: &str, records: &[&str]) -> StoreResult<Vec<AuditEntry>> {
+        let conn = self.read();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit WHERE target_record = ?1 AND link = ?2 \
+                 AND outcome IN ('created', 'unlinked', 'relinked') ORDER BY id"
+            ))
+            .map_err(err("prepare pair history"))?;
+        let mut out = Vec::new();
+        for record in records {
+            let rows = stmt
+                .query_map(params![record, link], audit_row)
+                .map_err(err("query pair history"))?;
+            for row in rows {
+                out.push(row.map_err(err("read pair history"))?);
+            }
+        }
+        out.sort_by_key(|a| a.id);
+        Ok(out)
+    }
+
     fn last_written(&self, k: &ReplicaKey<'_>) -> StoreResult<Option<Option<String>>> {
         if let Some(Lookup::Hit(v)) = self
             .cache
@@ -955,6 +1022,24 @@ impl Store for SqliteStore {
             oldest_pending_ms: oldest.map_or(0, |t| (now - t).max(0)),
             dead_letters: dead.max(0) as u64,
         })
+    }
+
+    fn prune_done(&self, before: i64, limit: usize) -> StoreResult<usize> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        // A range of `inbox_due` (status, next_attempt_at, id) that stops at `limit`;
+        // `dead_letters_event` (migration 7) answers the dead-letter check and the foreign key
+        // check of each deleted row. One short transaction: the writers wait at most for it.
+        let (_gate, conn) = self.write();
+        conn.prepare_cached(
+            "DELETE FROM inbox WHERE id IN (SELECT i.id FROM inbox i \
+             WHERE i.status = 'done' AND i.next_attempt_at < ?1 \
+               AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.event_id = i.id) \
+             LIMIT ?2)",
+        )
+        .and_then(|mut st| st.execute(params![before, limit as i64]))
+        .map_err(err("prune done events"))
     }
 
     fn observed_value(&self, key: &ObservedKey) -> StoreResult<Option<Option<String>>> {

@@ -31,10 +31,10 @@ fn temp() -> (tempfile::TempDir, SqliteStore) {
 #[test]
 fn creates_the_file_in_wal_mode_and_migrates_once() {
     let (dir, store) = temp();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     drop(store);
     let again = SqliteStore::open(&dir.path().join("seam.db")).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 6);
+    assert_eq!(again.schema_version().unwrap(), 7);
     assert!(dir.path().join("seam.db-wal").exists() || dir.path().join("seam.db").exists());
 }
 
@@ -354,12 +354,13 @@ fn a_database_at_version_one_is_migrated_to_workflows() {
              DROP TABLE cache_epoch; \
              DROP TABLE workflow_steps; DROP TABLE workflow_runs; DROP TABLE workflow_observed; \
              ALTER TABLE links DROP COLUMN ended_at; ALTER TABLE links DROP COLUMN ended_reason; \
+             DROP INDEX dead_letters_event; \
              DELETE FROM schema_migrations WHERE version >= 2;",
         )
         .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     assert!(store.runs_of_record("sf", "500A").unwrap().is_empty());
     assert_eq!(
         store.backlog(2_000).unwrap().depth,
@@ -880,7 +881,7 @@ fn a_database_at_version_four_keeps_its_values_without_rowid() {
         assert!(!sql.contains("WITHOUT ROWID"), "an old file: {sql}");
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     let got = store.last_written_of("l", "snow", "i1").unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(got.get("urgency"), Some(&Some("1".to_string())));
@@ -1005,4 +1006,179 @@ fn the_inbox_queries_by_record_use_the_unfinished_index() {
         def.contains("WHERE status IN ('pending', 'claimed')"),
         "{def}"
     );
+}
+
+#[test]
+fn pruning_takes_old_done_events_only_and_keeps_audit_and_dead_letters() {
+    let (_dir, store) = temp();
+    let mut recent = event("k5", "e");
+    recent.received_at = 50_000;
+    store
+        .insert_events(&[
+            event("k1", "a"),
+            event("k3", "c"),
+            event("k4", "d"),
+            recent,
+            event("k6", "f"),
+        ])
+        .unwrap();
+    let claimed = store.claim_events(60_000, 10).unwrap();
+    let id = |key: &str| {
+        claimed
+            .iter()
+            .find(|e| e.event.idempotency_key == key)
+            .unwrap()
+            .clone()
+    };
+    // k2: old and still pending.
+    store.insert_events(&[event("k2", "b")]).unwrap();
+    store.complete_event(&id("k1")).unwrap();
+    store.complete_event(&id("k5")).unwrap();
+    store.retry_event(id("k3").id, 1, 2_000, "later").unwrap();
+    store.dead_letter(id("k4").id, 1, "no", 3_000).unwrap();
+    // k6: dead, replayed, then done: its dead letter still names it.
+    let letter = store.dead_letter(id("k6").id, 1, "no", 3_000).unwrap();
+    assert!(store.replay_dead_letter(letter, 4_000).unwrap());
+    let again = store.claim_events(60_000, 10).unwrap();
+    let k6 = again
+        .iter()
+        .find(|e| e.event.idempotency_key == "k6")
+        .unwrap();
+    store.complete_event(k6).unwrap();
+    store.put_link("l", "a", "inc-a", 1).unwrap();
+    store
+        .append_audit(&[audit_row("inc-a", "short_description", "v")])
+        .unwrap();
+
+    assert_eq!(store.prune_done(10_000, 100).unwrap(), 1);
+    assert_eq!(store.event(id("k1").id).unwrap(), None);
+    for key in ["k3", "k4", "k5", "k6"] {
+        assert!(store.event(id(key).id).unwrap().is_some(), "{key} went");
+    }
+    assert_eq!(
+        store.backlog(60_000).unwrap().depth,
+        2,
+        "k2 and k3 stay pending"
+    );
+    assert_eq!(store.dead_letters(true).unwrap().len(), 2);
+    assert_eq!(
+        store
+            .audit_of("inc-a", "short_description", 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.link_twin("l", true, "a").unwrap().as_deref(),
+        Some("inc-a")
+    );
+    // The key of a pruned event is free again: a late repeat is new (and finds nothing to do).
+    assert!(matches!(
+        store.insert_events(&[event("k1", "a")]).unwrap()[..],
+        [Inserted::New(_)]
+    ));
+    assert_eq!(store.prune_done(10_000, 100).unwrap(), 0);
+    // The recent one goes once it is old enough.
+    assert_eq!(store.prune_done(60_000, 100).unwrap(), 1);
+}
+
+#[test]
+fn pruning_stops_at_its_limit() {
+    let (_dir, store) = temp();
+    let events: Vec<NewEvent> = (0..3)
+        .map(|i| event(&format!("k{i}"), &format!("r{i}")))
+        .collect();
+    store.insert_events(&events).unwrap();
+    for e in store.claim_events(2_000, 10).unwrap() {
+        store.complete_event(&e).unwrap();
+    }
+    assert_eq!(store.prune_done(10_000, 2).unwrap(), 2);
+    assert_eq!(store.prune_done(10_000, 2).unwrap(), 1);
+    assert_eq!(store.prune_done(10_000, 2).unwrap(), 0);
+    assert_eq!(store.prune_done(10_000, 0).unwrap(), 0);
+}
+
+#[test]
+fn pruning_reads_a_range_of_the_due_index_and_checks_dead_letters_by_index() {
+    let (dir, store) = temp();
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join("seam.db")).unwrap();
+    let mut st = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT i.id FROM inbox i \
+             WHERE i.status = 'done' AND i.next_attempt_at < ?1 \
+               AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.event_id = i.id) LIMIT ?2",
+        )
+        .unwrap();
+    let plan: Vec<String> = st
+        .query_map(rusqlite::params![1i64, 1i64], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(plan.iter().any(|d| d.contains("inbox_due")), "{plan:?}");
+    assert!(
+        plan.iter().any(|d| d.contains("dead_letters_event")),
+        "{plan:?}"
+    );
+}
+
+fn unlinked(record: &str, at: i64, outcome: &str) -> AuditEntry {
+    AuditEntry {
+        at,
+        link: "l".into(),
+        rule: format!("link `l` {outcome}"),
+        source_event: "k9".into(),
+        outcome: outcome.into(),
+        ..audit_row(record, "short_description", "x")
+    }
+}
+
+#[test]
+fn an_ended_pair_resumes_once_with_its_audit_and_keeps_its_history() {
+    let (_dir, store) = temp();
+    store.put_link("l", "500A", "inc-a", 1).unwrap();
+    store.put_link("other", "inc-a", "chg-1", 2).unwrap();
+    store.put_link("l", "500B", "inc-b", 3).unwrap();
+    let pairs = store.pairs_of("inc-a").unwrap();
+    let names: Vec<&str> = pairs.iter().map(|p| p.link.as_str()).collect();
+    assert_eq!(names, ["l", "other"], "both sides, every link");
+    assert!(store.pairs_of("nope").unwrap().is_empty());
+
+    let relinked = [unlinked("inc-a", 20, "relinked")];
+    assert!(
+        !store.resume_link("l", "500A", "inc-a", &relinked).unwrap(),
+        "a live pair is not resumed"
+    );
+    assert!(store.end_link("l", "500A", "inc-a", 10, "gone").unwrap());
+    store
+        .append_audit(&[
+            unlinked("inc-a", 10, "unlinked"),
+            audit_row("inc-a", "state", "2"),
+        ])
+        .unwrap();
+    assert_eq!(store.link_twin("l", true, "500A").unwrap(), None);
+    assert!(store.resume_link("l", "500A", "inc-a", &relinked).unwrap());
+    assert!(!store.resume_link("l", "500A", "inc-a", &relinked).unwrap());
+    let row = store.link_row("l", true, "500A").unwrap().unwrap();
+    assert!(row.live() && row.ended_reason.is_none(), "{row:?}");
+    assert_eq!(row.created_at, 1, "the pair's opening stays");
+    let history = store.pair_history("l", &["500A", "inc-a"]).unwrap();
+    let outcomes: Vec<&str> = history.iter().map(|a| a.outcome.as_str()).collect();
+    assert_eq!(
+        outcomes,
+        ["unlinked", "relinked"],
+        "written rows are not history"
+    );
+}
+
+#[test]
+fn a_caching_store_sees_a_pair_resumed_by_another_process() {
+    let (_dir, runtime, other) = cached_and_other();
+    runtime.put_link("l", "500A", "inc-a", 1).unwrap();
+    assert!(runtime.end_link("l", "500A", "inc-a", 2, "gone").unwrap());
+    claim_new(&runtime, "k1");
+    assert!(!runtime.link_row("l", true, "500A").unwrap().unwrap().live());
+    assert!(other.resume_link("l", "500A", "inc-a", &[]).unwrap());
+    claim_new(&runtime, "k2");
+    assert!(runtime.link_row("l", true, "500A").unwrap().unwrap().live());
 }
