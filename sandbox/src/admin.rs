@@ -6,6 +6,10 @@
 //! | POST | `/__sandbox/reset` | empty this system's records, counters and event log |
 //! | GET | `/__sandbox/events` | the change events emitted so far (JSON array) |
 //! | GET / PUT | `/__sandbox/webhook` | `{"url", "stats"}` / `{"url": "http://…" or null}` |
+//!
+//! The platforms add their own: `/__sandbox/outbound` (Salesforce Outbound Messages) and
+//! `POST /__sandbox/undelete/{object}/{id}` (Salesforce and ServiceNow: restore a deleted
+//! record, with its change event).
 
 use crate::faults::{self, FaultAnswers};
 use crate::store::Store;

@@ -366,6 +366,17 @@ impl RunningSandbox {
         self.sf.create_in_process(object, fields, client)
     }
 
+    /// Restores a deleted Salesforce record from the Recycle Bin (Apex/SOAP `undelete()`; the
+    /// REST API has none) and emits its CDC `UNDELETE` event. Returns the 18-character id.
+    pub fn sf_undelete(&self, object: &str, id: &str) -> Result<String, Value> {
+        self.sf.undelete_in_process(object, id)
+    }
+
+    /// Restores a deleted ServiceNow record ("Undelete Record") and emits its `insert` event.
+    pub fn snow_undelete(&self, table: &str, sys_id: &str) -> Result<(), Value> {
+        self.snow.undelete_in_process(table, sys_id)
+    }
+
     /// One ServiceNow record, all values as strings.
     pub fn snow_record(&self, table: &str, sys_id: &str) -> Option<Value> {
         self.snow.record(table, sys_id)

@@ -28,6 +28,10 @@ pub struct Db {
     /// Free-form per-system data (Slack channels and messages live here).
     #[serde(default)]
     pub extra: Map<String, Value>,
+    /// Deleted records by object or table, as they were: the Salesforce Recycle Bin and
+    /// ServiceNow's Deleted Records, from which `/__sandbox/undelete` restores them.
+    #[serde(default)]
+    pub deleted: HashMap<String, Table>,
 }
 
 impl Db {

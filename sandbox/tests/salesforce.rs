@@ -689,3 +689,52 @@ async fn soql_walks_several_relationships() {
     assert_eq!(v[0]["errorCode"], "INVALID_FIELD", "{v}");
     s.shutdown().await;
 }
+
+/// The REST API cannot undelete; the admin endpoint restores from the Recycle Bin as Apex or
+/// SOAP `undelete()` does, with the CDC `UNDELETE` event (every non-empty field, as CREATE).
+#[tokio::test]
+async fn a_deleted_record_is_undeleted_from_the_recycle_bin_with_its_event() {
+    let (s, sf) = sf().await;
+    let id = s
+        .sf_create("Case", json!({"Subject": "Printer on fire"}), None)
+        .unwrap();
+    let undelete = |id: &str| {
+        sf.http
+            .post(format!("{}/__sandbox/undelete/Case/{id}", sf.base))
+            .send()
+    };
+    let (st, v) = json(undelete(&id).await.unwrap()).await;
+    assert_eq!(
+        (st, v[0]["errorCode"].as_str()),
+        (404, Some("NOT_FOUND")),
+        "{v}"
+    );
+    let (st, _) = sf
+        .send(
+            reqwest::Method::DELETE,
+            &format!("sobjects/Case/{id}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 204);
+    // A 15-character id finds it in the bin.
+    let (st, v) = json(undelete(&id[..15]).await.unwrap()).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v, json!({"id": id, "success": true, "errors": []}));
+    let (st, rec) = sf.get(&format!("sobjects/Case/{id}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(rec["Subject"], "Printer on fire");
+    assert_eq!(rec["IsDeleted"], false);
+    let events = s.events(SystemKind::Salesforce);
+    let last = &events.last().unwrap()["payload"];
+    assert_eq!(last["ChangeEventHeader"]["changeType"], "UNDELETE");
+    assert_eq!(last["ChangeEventHeader"]["changeOrigin"], "");
+    assert_eq!(last["ChangeEventHeader"]["recordIds"], json!([id]));
+    assert_eq!(last["Subject"], "Printer on fire");
+    assert!(last.get("IsDeleted").is_none() && last.get("SystemModstamp").is_none());
+    // Once restored it is no longer in the bin; the library call says so too.
+    let (st, _) = json(undelete(&id).await.unwrap()).await;
+    assert_eq!(st, 404);
+    assert!(s.sf_undelete("Case", &id).is_err());
+    s.shutdown().await;
+}

@@ -451,3 +451,53 @@ async fn display_values_give_choice_labels_and_reference_names() {
     );
     s.shutdown().await;
 }
+
+/// "Undelete Record" through the admin endpoint: the record comes back as it was, with an
+/// `insert` event (the platform's undelete is an insert; business rules run).
+#[tokio::test]
+async fn a_deleted_record_is_restored_with_an_insert_event() {
+    let s = start().await;
+    let http = client();
+    let c = &s.config.credentials;
+    let id = s
+        .snow_create("incident", json!({"short_description": "Core switch down"}))
+        .unwrap();
+    let r = http
+        .delete(format!(
+            "{}/api/now/table/incident/{id}",
+            s.servicenow_url()
+        ))
+        .basic_auth(&c.snow_username, Some(&c.snow_password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(s.snow_record("incident", &id).is_none());
+    let restore = || {
+        http.post(format!(
+            "{}/__sandbox/undelete/incident/{id}",
+            s.servicenow_url()
+        ))
+        .send()
+    };
+    let (st, v) = json(restore().await.unwrap()).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["result"]["sys_id"], id.as_str());
+    let rec = s.snow_record("incident", &id).unwrap();
+    assert_eq!(rec["short_description"], "Core switch down");
+    let events = s.events(SystemKind::ServiceNow);
+    let last: &Value = events.last().unwrap();
+    assert_eq!(last["operation"], "insert");
+    assert_eq!(last["sys_id"], id.as_str());
+    assert_eq!(last["record"]["short_description"], "Core switch down");
+    assert!(last["changed_fields"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("short_description")));
+    let (st, v) = json(restore().await.unwrap()).await;
+    assert_eq!(
+        (st, v["error"]["message"].as_str()),
+        (404, Some("No Record found"))
+    );
+    s.shutdown().await;
+}

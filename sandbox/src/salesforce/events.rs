@@ -36,10 +36,10 @@ pub fn origin(api: &str, version: &str, client: Option<&str>) -> String {
 /// One change event of one record, ready to serialize.
 pub struct ChangeEvent<'a> {
     pub meta: &'a ObjMeta,
-    /// `CREATE`, `UPDATE` or `DELETE`.
+    /// `CREATE`, `UPDATE`, `DELETE` or `UNDELETE`.
     pub change_type: &'a str,
     pub id: &'a str,
-    /// CREATE: the record; UPDATE: the changed fields; DELETE: ignored.
+    /// CREATE and UNDELETE: the record; UPDATE: the changed fields; DELETE: ignored.
     pub fields: &'a Record,
     pub changed: &'a [String],
     pub origin: &'a str,
@@ -84,7 +84,9 @@ impl<'a> ChangeEvent<'a> {
 
     /// The fields the payload carries beside the header, in key order.
     fn payload_fields(&self) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
-        let (create, delete) = (self.change_type == "CREATE", self.change_type == "DELETE");
+        // UNDELETE carries every non-empty field of the restored record, as CREATE does.
+        let create = matches!(self.change_type, "CREATE" | "UNDELETE");
+        let delete = self.change_type == "DELETE";
         // Never the stamps the platform leaves out; on CREATE, never an empty field.
         let left_out = move |k: &str, v: &Value| {
             matches!(k, "SystemModstamp" | "IsDeleted" | "Id") || (create && v.is_null())

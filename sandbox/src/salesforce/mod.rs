@@ -295,6 +295,12 @@ impl SfState {
             .unwrap_or_default()
     }
 
+    /// Restores a deleted record from the Recycle Bin and emits its `UNDELETE` change event
+    /// (`POST /__sandbox/undelete/{object}/{id}`). Returns the id, or the platform's error.
+    pub fn undelete_in_process(&self, object: &str, id: &str) -> Result<String, Value> {
+        sobjects::undelete_record(self, object, id).map_err(|e| e.body)
+    }
+
     pub fn create_in_process(
         &self,
         object: &str,
@@ -494,6 +500,10 @@ pub fn router(state: Arc<SfState>) -> Router {
         .merge(data)
         .merge(admin::router::<SfState>())
         .route("/__sandbox/outbound", get(get_outbound).put(put_outbound))
+        .route(
+            "/__sandbox/undelete/{object}/{id}",
+            axum::routing::post(sobjects::undelete),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             faults::middleware::<SfState>,

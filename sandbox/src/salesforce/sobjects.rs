@@ -528,7 +528,12 @@ fn delete_record(sf: &SfState, meta: &ObjMeta, id: &str, origin: &str) -> Result
         }
         let replay = db.next("replay", 1);
         let commit = db.next("commit", 1);
-        db.table_mut(meta.name()).rows.shift_remove(id);
+        if let Some(mut rec) = db.table_mut(meta.name()).rows.shift_remove(id) {
+            // To the Recycle Bin, from which `/__sandbox/undelete` restores it.
+            rec.insert("IsDeleted".into(), json!(true));
+            let bin = db.deleted.entry(meta.name().to_string()).or_default();
+            bin.rows.insert(id.to_string(), rec);
+        }
         events::ChangeEvent::new(
             sf,
             meta,
@@ -544,6 +549,56 @@ fn delete_record(sf: &SfState, meta: &ObjMeta, id: &str, origin: &str) -> Result
     };
     sf.webhook.emit_serialized(id, event);
     Ok(())
+}
+
+/// Restores a record from the Recycle Bin, as Apex or SOAP `undelete()` does (the REST API has
+/// no undelete call), and emits its CDC `UNDELETE` event: every non-empty field, as CREATE
+/// carries them. `changeOrigin` is empty, as for a restore from the Recycle Bin's page. Returns
+/// the record's 18-character id.
+pub fn undelete_record(sf: &SfState, object: &str, id: &str) -> Result<String, SfError> {
+    let meta = meta_of(sf, object)?;
+    let id18 = to18(id).ok_or_else(|| not_an_id(id))?;
+    let event = {
+        let mut db = sf.store.write();
+        let restored = db
+            .deleted
+            .get_mut(meta.name())
+            .and_then(|bin| bin.rows.shift_remove(&id18));
+        let Some(mut rec) = restored else {
+            return Err(SfError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                &format!("no deleted {} `{id18}` in the Recycle Bin", meta.name()),
+                &[],
+            ));
+        };
+        rec.insert("IsDeleted".into(), json!(false));
+        rec.insert(
+            "SystemModstamp".into(),
+            json!(sf_datetime(chrono::Utc::now())),
+        );
+        let replay = db.next("replay", 1);
+        let commit = db.next("commit", 1);
+        let event =
+            events::ChangeEvent::new(sf, &meta, "UNDELETE", &id18, &rec, &[], "", replay, commit)
+                .to_vec();
+        db.table_mut(meta.name()).rows.insert(id18.clone(), rec);
+        event
+    };
+    sf.webhook.emit_serialized(&id18, event);
+    Ok(id18)
+}
+
+/// `POST /__sandbox/undelete/{object}/{id}`: [`undelete_record`]; 200 `{"id", "success"}`,
+/// 404 `NOT_FOUND` when the record is not in the Recycle Bin.
+pub async fn undelete(
+    State(sf): State<Arc<SfState>>,
+    Path((object, id)): Path<(String, String)>,
+) -> Response {
+    match undelete_record(&sf, &object, &id) {
+        Ok(id) => Json(json!({"id": id, "success": true, "errors": []})).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The record as the REST API shows it: `attributes`, then the requested (or all) fields.

@@ -241,6 +241,12 @@ impl SnowState {
             .unwrap_or_default()
     }
 
+    /// Restores a deleted record from Deleted Records and emits its `insert` event
+    /// (`POST /__sandbox/undelete/{table}/{sys_id}`).
+    pub fn undelete_in_process(&self, table: &str, sys_id: &str) -> Result<(), Value> {
+        table::undelete_record(self, table, sys_id).map_err(|(_, body)| body)
+    }
+
     pub fn create_in_process(&self, table: &str, fields: Value) -> Result<String, Value> {
         let Some(meta) = self.table(table).cloned() else {
             return Err(snow_body("Invalid table", Some(table)));
@@ -350,6 +356,10 @@ pub fn router(state: Arc<SnowState>) -> Router {
         .route("/oauth_token.do", post(oauth_token))
         .merge(api)
         .merge(admin::router::<SnowState>())
+        .route(
+            "/__sandbox/undelete/{table}/{sys_id}",
+            post(table::undelete),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             faults::middleware::<SnowState>,

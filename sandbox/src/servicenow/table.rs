@@ -654,19 +654,84 @@ pub async fn delete(
     let event = {
         let mut db = sn.store.write();
         match db.table_mut(meta.name()).rows.shift_remove(&id) {
-            Some(rec) => events::Event {
-                meta: &meta,
-                rec: &rec,
-                operation: "delete",
-                changed: &[],
-                journal: &Map::new(),
+            Some(rec) => {
+                let event = events::Event {
+                    meta: &meta,
+                    rec: &rec,
+                    operation: "delete",
+                    changed: &[],
+                    journal: &Map::new(),
+                }
+                .to_vec();
+                // To Deleted Records, from which `/__sandbox/undelete` restores it.
+                let bin = db.deleted.entry(meta.name().to_string()).or_default();
+                bin.rows.insert(id.clone(), rec);
+                event
             }
-            .to_vec(),
             None => return fail(not_found()),
         }
     };
     sn.webhook.emit_serialized(&id, event);
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// Restores a record from Deleted Records as it was (values and stamps), as "Undelete Record"
+/// does. The platform's undelete performs an insert, so the business rules run: the event is an
+/// `insert` with the record's non-empty fields as `changed_fields`.
+pub fn undelete_record(sn: &SnowState, table: &str, sys_id: &str) -> Result<(), Fail> {
+    let meta = sn
+        .table(table)
+        .cloned()
+        .ok_or_else(|| invalid_table(table))?;
+    let event = {
+        let mut db = sn.store.write();
+        let restored = db
+            .deleted
+            .get_mut(meta.name())
+            .and_then(|bin| bin.rows.shift_remove(sys_id));
+        let Some(rec) = restored else {
+            return Err((
+                StatusCode::NOT_FOUND,
+                snow_body(
+                    "No Record found",
+                    Some(&format!("no deleted {table} `{sys_id}` in Deleted Records")),
+                ),
+            ));
+        };
+        let changed: Vec<String> = meta
+            .def
+            .fields
+            .iter()
+            .filter(|f| rec.get(&f.name).is_some_and(|v| !as_text(v).is_empty()))
+            .map(|f| f.name.clone())
+            .collect();
+        let event = events::Event {
+            meta: &meta,
+            rec: &rec,
+            operation: "insert",
+            changed: &changed,
+            journal: &Map::new(),
+        }
+        .to_vec();
+        db.table_mut(meta.name())
+            .rows
+            .insert(sys_id.to_string(), rec);
+        event
+    };
+    sn.webhook.emit_serialized(sys_id, event);
+    Ok(())
+}
+
+/// `POST /__sandbox/undelete/{table}/{sys_id}`: [`undelete_record`]; 200 `{"result": record}`,
+/// 404 when the record is not in Deleted Records.
+pub async fn undelete(
+    State(sn): State<Arc<SnowState>>,
+    Path((table, sys_id)): Path<(String, String)>,
+) -> Response {
+    match undelete_record(&sn, &table, &sys_id) {
+        Ok(()) => Json(json!({"result": {"sys_id": sys_id, "table": table}})).into_response(),
+        Err(f) => fail(f),
+    }
 }
 
 #[cfg(test)]
