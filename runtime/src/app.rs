@@ -46,6 +46,8 @@ pub struct RuntimeConfig {
     pub slack_url: Option<String>,
     /// How often the policy's alerts are evaluated.
     pub alert_interval: std::time::Duration,
+    /// Done inbox events older than this are pruned in the background (`None`: kept forever).
+    pub retention: Option<crate::retention::Retention>,
 }
 
 impl Default for RuntimeConfig {
@@ -60,6 +62,7 @@ impl Default for RuntimeConfig {
             workers: WorkerConfig::default(),
             slack_url: None,
             alert_interval: std::time::Duration::from_secs(15),
+            retention: Some(crate::retention::Retention::default()),
         }
     }
 }
@@ -124,6 +127,7 @@ pub struct Running {
     server: tokio::task::JoinHandle<()>,
     workers: tokio::task::JoinHandle<()>,
     reconciler: Option<tokio::task::JoinHandle<()>>,
+    retention: Option<tokio::task::JoinHandle<()>>,
     alerts: tokio::task::JoinHandle<()>,
 }
 
@@ -345,6 +349,11 @@ pub async fn start(
             rx.clone(),
         ))
     });
+    // `--retain-events`: done events past the period go, in small batches, on the engine's
+    // connection (the inbox's FULL one stays for acknowledged events).
+    let retention = config
+        .retention
+        .map(|r| tokio::spawn(crate::retention::run(store.clone(), r, rx.clone())));
     let alerts = tokio::spawn(crate::workflow::alerts::run(
         engine.clone(),
         config.alert_interval,
@@ -362,6 +371,7 @@ pub async fn start(
         server,
         workers,
         reconciler,
+        retention,
         alerts,
     })
 }
@@ -374,6 +384,9 @@ impl Running {
         let _ = self.server.await;
         let _ = self.workers.await;
         if let Some(r) = self.reconciler {
+            let _ = r.await;
+        }
+        if let Some(r) = self.retention {
             let _ = r.await;
         }
         let _ = self.alerts.await;

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod ingest;
 pub mod metrics;
 pub mod reconcile;
+pub mod retention;
 pub mod store;
 pub mod workflow;
 

@@ -62,12 +62,60 @@ pub struct RunArgs {
     /// How often the policy's alerts are evaluated, in seconds.
     #[arg(long, default_value_t = 15, value_name = "SECONDS")]
     pub alert_interval: u64,
+    /// How long finished events are kept in the inbox: `7d`, `36h`, `90m`, `3600s`, or `off`
+    /// (kept forever). Older done events are deleted in the background, in small batches; dead
+    /// letters, audit rows and pairs are never pruned. A platform's redelivery of a pruned
+    /// event is accepted again and finds nothing to change.
+    #[arg(
+        long,
+        env = "SEAM_RETAIN_EVENTS",
+        default_value = "7d",
+        value_name = "DURATION",
+        value_parser = retention
+    )]
+    pub retain_events: RetainEvents,
     /// Concurrent events (different records; one record's events never run in parallel).
     #[arg(long, default_value_t = 32)]
     pub workers: usize,
     /// Log as JSON lines (stderr).
     #[arg(long)]
     pub log_json: bool,
+}
+
+/// How long done events are kept (`None`: forever).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetainEvents(pub Option<std::time::Duration>);
+
+/// `--retain-events`: a whole number and a unit (`s`, `m`, `h`, `d`), or `off`.
+fn retention(text: &str) -> Result<RetainEvents, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(RetainEvents(None));
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "`{text}`: expected a number and a unit (`7d`, `36h`, `90m`, `3600s`) or `off`"
+            ))
+        }
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}`: expected a number before the unit, e.g. `7d`"))?;
+    if n == 0 {
+        return Err("a retention of 0 would prune events as they finish; use `off` to keep them all, or a period".into());
+    }
+    Ok(RetainEvents(Some(std::time::Duration::from_secs(
+        n.saturating_mul(secs),
+    ))))
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
@@ -117,6 +165,13 @@ fn serve(args: RunArgs) -> Result<(), ExitCode> {
             .collect(),
         slack_url: Some(args.slack_url),
         alert_interval: std::time::Duration::from_secs(args.alert_interval.max(1)),
+        retention: args
+            .retain_events
+            .0
+            .map(|keep| seam_runtime::retention::Retention {
+                keep,
+                ..Default::default()
+            }),
         workers: seam_runtime::engine::worker::WorkerConfig {
             concurrency: args.workers.max(1),
             ..Default::default()
@@ -145,4 +200,36 @@ fn serve(args: RunArgs) -> Result<(), ExitCode> {
         eprintln!("seam: stopped");
         Ok(())
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::{retention, RetainEvents};
+    use std::time::Duration;
+
+    fn days(n: u64) -> RetainEvents {
+        RetainEvents(Some(Duration::from_secs(n * 86_400)))
+    }
+
+    #[test]
+    fn retention_reads_units_and_off_and_refuses_the_rest() {
+        assert_eq!(retention("7d").unwrap(), days(7));
+        assert_eq!(
+            retention("36h").unwrap(),
+            RetainEvents(Some(Duration::from_secs(36 * 3600)))
+        );
+        assert_eq!(
+            retention("90m").unwrap(),
+            RetainEvents(Some(Duration::from_secs(5400)))
+        );
+        assert_eq!(
+            retention("15s").unwrap(),
+            RetainEvents(Some(Duration::from_secs(15)))
+        );
+        assert_eq!(retention("off").unwrap(), RetainEvents(None));
+        for bad in ["", "7", "d", "7w", "-1d", "0d", "1.5h"] {
+            assert!(retention(bad).is_err(), "{bad}");
+        }
+    }
 }
