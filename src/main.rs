@@ -41,6 +41,7 @@ enum Command {
     Run(Box<cmd::run::RunArgs>),
     Dlq(cmd::dlq::DlqArgs),
     Why(cmd::why::WhyArgs),
+    Links(cmd::links::LinksArgs),
     Reconcile(cmd::reconcile::ReconcileArgs),
     Demo(cmd::demo::DemoArgs),
 }
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(*args),
         Command::Dlq(args) => cmd::dlq::run(&args),
         Command::Why(args) => cmd::why::run(&args),
+        Command::Links(args) => cmd::links::run(&args),
         Command::Reconcile(args) => cmd::reconcile::run(&args),
         Command::Demo(args) => cmd::demo::run(&args),
     }

@@ -12,6 +12,7 @@ pub mod connectors;
 pub mod engine;
 pub mod ingest;
 pub mod metrics;
+pub mod pairs;
 pub mod reconcile;
 pub mod retention;
 pub mod store;

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod dlq;
 pub mod fmt;
 pub mod graph;
+pub mod links;
 pub mod load;
 pub mod reconcile;
 pub mod run;

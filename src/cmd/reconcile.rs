@@ -135,7 +135,7 @@ fn show(v: &Option<String>) -> String {
 }
 
 /// Rows of cells as aligned columns (two spaces apart, the last column unpadded).
-fn columns(rows: &[Vec<String>]) -> String {
+pub(crate) fn columns(rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = Vec::new();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

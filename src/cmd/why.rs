@@ -1,6 +1,6 @@
 //! `seam why RECORD FIELD`: the audit chain of one field of one record, newest first — every
 //! cross-system write, creation and refusal, with the event, rule and plan behind it, and the
-//! end of the pair when its twin was deleted (`unlinked`).
+//! end of the pair when its twin was deleted (`unlinked`) and its resume (`relinked`).
 
 use clap::Args;
 use seam_runtime::store::sqlite::SqliteStore;
@@ -60,14 +60,18 @@ pub fn run(args: &WhyArgs) -> ExitCode {
         let at = chrono::DateTime::from_timestamp_millis(a.at)
             .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
             .unwrap_or_default();
-        if a.outcome == "unlinked" {
-            // The pair ended: the value stays, seam writes the field no more.
+        if a.outcome == "unlinked" || a.outcome == "relinked" {
+            // The pair ended (the value stays, seam writes the field no more) or was resumed
+            // by `seam links relink` (seam writes it again).
+            let by = match a.outcome.as_str() {
+                "unlinked" => format!("found by {} of {}", a.source_event, a.source_system),
+                _ => "by `seam links relink`".to_string(),
+            };
             println!(
-                "{at}  unlinked {}\n    link   {}  (found by {} of {})\n    plan   {}",
+                "{at}  {} {}\n    link   {}  ({by})\n    plan   {}",
+                a.outcome,
                 a.rule,
                 a.link,
-                a.source_event,
-                a.source_system,
                 a.plan_hash.chars().take(12).collect::<String>()
             );
             continue;

@@ -61,6 +61,26 @@ enum Twin {
     Unlinked,
 }
 
+/// The fields of the survivor of a pair whose left (`gone_left`) or right record is gone that
+/// stop following: the replicas its twin fed, and its key field. They get the `unlinked`
+/// audit rows when the pair ends, and the `relinked` ones when it is resumed.
+pub(crate) fn survivor_fields(link: &PlanLink, gone_left: bool) -> Vec<&str> {
+    let fed = if gone_left {
+        &link.left_to_right
+    } else {
+        &link.right_to_left
+    };
+    let mut fields: Vec<&str> = fed.iter().map(|m| m.target.field.as_str()).collect();
+    if let Some(k) = &link.key {
+        fields.push(if gone_left {
+            &k.right.field
+        } else {
+            &k.left.field
+        });
+    }
+    fields
+}
+
 fn rule(m: &PlanMapping) -> String {
     format!("{} -> {}", m.source, m.target)
 }
@@ -234,19 +254,7 @@ impl<'a> Context<'a> {
         if !store.end_link(&link.name, &row.left_id, &row.right_id, now_ms(), &reason)? {
             return Ok(false);
         }
-        let fed = if gone_left {
-            &link.left_to_right
-        } else {
-            &link.right_to_left
-        };
-        let mut fields: Vec<&str> = fed.iter().map(|m| m.target.field.as_str()).collect();
-        if let Some(k) = &link.key {
-            fields.push(if gone_left {
-                &k.right.field
-            } else {
-                &k.left.field
-            });
-        }
+        let fields = survivor_fields(link, gone_left);
         let rule = format!("link `{}` ended: {reason}", link.name);
         let rows: Vec<AuditEntry> = fields
             .iter()
