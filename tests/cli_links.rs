@@ -1,0 +1,243 @@
+//! `seam links` as a real process beside a running runtime: a pair made by the runtime, its
+//! incident deleted (the pair ends: listed with `--ended`, shown with its history), relinking
+//! refused while the incident is gone (exit 1), then restored in the sandbox and relinked
+//! (exit 0, with the pair's drift), and the case's next change flows to it again.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use seam_runtime::RuntimeConfig;
+use seam_sandbox::{SandboxConfig, SystemKind};
+use serde_json::{json, Value};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/case_incident.seam");
+
+async fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < end, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Replaces an id with a placeholder of the same length, so tables keep their alignment.
+fn redact(text: &str, id: &str, name: &str) -> String {
+    let fill = id.len().saturating_sub(name.len() + 2);
+    text.replace(id, &format!("<{name}{}>", "-".repeat(fill)))
+}
+
+/// Replaces every `YYYY-MM-DD HH:MM:SS` with a placeholder of the same length.
+fn redact_times(text: &str) -> String {
+    const SHAPE: &[u8] = b"dddd-dd-dd dd:dd:dd";
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        let fits = b.len() - i >= SHAPE.len()
+            && SHAPE.iter().zip(&b[i..]).all(|(s, c)| match s {
+                b'd' => c.is_ascii_digit(),
+                s => s == c,
+            });
+        if fits {
+            out.push_str("<time------------->");
+            i += SHAPE.len();
+        } else {
+            let ch = text[i..].chars().next().unwrap();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_list_show_and_relink_an_ended_pair() {
+    let spec = std::fs::read_to_string(SPEC).unwrap();
+    let mut config = SandboxConfig::ephemeral();
+    config.catalog = seam_compiler::catalog_for_spec(&spec).unwrap();
+    let sb = seam_sandbox::start(config).await.unwrap();
+    let env = sb.example_env();
+    let dir = tempfile::tempdir().unwrap();
+    let state = format!("sqlite://{}", dir.path().join("seam.db").display());
+    let plan = seam_compiler::compile(&spec).1.unwrap();
+    let rt = seam_runtime::start(
+        plan,
+        RuntimeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            state: state.clone(),
+            snow_echo_user: Some("seam.integration".into()),
+            ..RuntimeConfig::default()
+        },
+        &|k| env.get(k).cloned(),
+    )
+    .await
+    .unwrap();
+    sb.set_webhook_url(
+        SystemKind::Salesforce,
+        Some(format!("{}/hooks/sf", rt.url())),
+    );
+    sb.set_webhook_url(
+        SystemKind::ServiceNow,
+        Some(format!("{}/hooks/snow", rt.url())),
+    );
+    let account = sb
+        .sf_create(
+            "Account",
+            json!({"Name": "Acme", "Customer_Key__c": "ACME-1"}),
+            None,
+        )
+        .unwrap();
+    sb.snow_create(
+        "core_company",
+        json!({"name": "Acme", "u_customer_key": "ACME-1"}),
+    )
+    .unwrap();
+    let case = sb
+        .sf_create("Case", json!({"Subject": "Core switch down", "Type": "Infrastructure", "Priority": "High", "AccountId": account}), None)
+        .unwrap();
+    let incident = || {
+        sb.snow_records("incident")
+            .into_iter()
+            .find(|i| i["correlation_id"] == case.as_str())
+    };
+    eventually(10, "the incident and its number on the case", || {
+        incident().is_some_and(|i| {
+            sb.sf_record("Case", &case)
+                .is_some_and(|c| c["Incident_Number__c"] == i["number"])
+        })
+    })
+    .await;
+    let sys_id = incident().unwrap()["sys_id"].as_str().unwrap().to_string();
+
+    let seam = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_seam"))
+            .args(args)
+            .args(["--state", &state])
+            .envs(&env)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let clean = |b: &[u8]| {
+            let text = String::from_utf8_lossy(b).replace(SPEC, "examples/case_incident.seam");
+            redact_times(&redact(&redact(&text, &sys_id, "incident"), &case, "case"))
+        };
+        (out.status.code(), clean(&out.stdout), clean(&out.stderr))
+    };
+    let ended = || {
+        let (_, out, _) = seam(&["links", "list", "--ended", "--format", "json"]);
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+
+    let (code, out, err) = seam(&["links", "list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("\n1 live pair\n"), "{out}");
+
+    // The incident is deleted in ServiceNow: the pair ends.
+    let c = &sb.config.credentials;
+    let http = reqwest::Client::new();
+    let r = http
+        .delete(format!(
+            "{}/api/now/table/incident/{sys_id}",
+            sb.servicenow_url()
+        ))
+        .basic_auth(&c.snow_username, Some(&c.snow_password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let end = Instant::now() + Duration::from_secs(10);
+    while ended().as_array().unwrap().is_empty() {
+        assert!(Instant::now() < end, "the pair did not end");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The case changes meanwhile: nothing is written to the deleted incident.
+    let token = sb.salesforce_token();
+    let patch_case = |subject: &str| {
+        http.patch(format!(
+            "{}/services/data/v62.0/sobjects/Case/{case}",
+            sb.salesforce_url()
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"Subject": subject}))
+        .send()
+    };
+    assert!(patch_case("Written to no one")
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (code, out, _) = seam(&["links", "list"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "no live pairs (`--all` lists every pair)\n");
+    let (code, out, _) = seam(&["links", "list", "--ended"]);
+    assert_eq!(code, Some(0));
+    insta::assert_snapshot!("links_list_ended", out);
+    let (code, out, _) = seam(&["links", "show", &case]);
+    assert_eq!(code, Some(0));
+    insta::assert_snapshot!("links_show_ended", out);
+
+    // Relinking is refused while the incident is gone.
+    let (code, out, err) = seam(&["links", "relink", SPEC, &case]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    insta::assert_snapshot!("links_relink_refused", err);
+    let (code, _, err) = seam(&["links", "relink", SPEC, "500000000000000AAA"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("no pair holds record `500000000000000AAA`"),
+        "{err}"
+    );
+    let (code, _, err) = seam(&["links", "show", "nope"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no pair holds record `nope`"), "{err}");
+    let (code, _, err) = seam(&["links", "relink", SPEC, &case, "--link", "nope"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no link `nope`"), "{err}");
+
+    // Restored in ServiceNow, then relinked: the pair is live, its drift is reported.
+    let r = http
+        .post(format!(
+            "{}/__sandbox/undelete/incident/{sys_id}",
+            sb.servicenow_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (code, out, err) = seam(&["links", "relink", SPEC, &sys_id]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    insta::assert_snapshot!("links_relink_resumed", out);
+    let (code, out, _) = seam(&["links", "relink", SPEC, &case]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("already live: pair case_incident"), "{out}");
+    let (code, out, _) = seam(&["links", "show", &sys_id]);
+    assert_eq!(code, Some(0));
+    insta::assert_snapshot!("links_show_resumed", out);
+    let (_, out, _) = seam(&["why", &case, "Incident_Number__c"]);
+    assert!(
+        out.contains("relinked link `case_incident` resumed")
+            && out.contains("by `seam links relink`"),
+        "{out}"
+    );
+
+    // The case's next change reaches the incident again.
+    assert!(patch_case("Back in business")
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    eventually(10, "the incident follows the case again", || {
+        sb.snow_record("incident", &sys_id)
+            .is_some_and(|i| i["short_description"] == "Back in business")
+    })
+    .await;
+    rt.shutdown().await;
+    sb.shutdown().await;
+}
