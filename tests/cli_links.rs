@@ -241,3 +241,40 @@ async fn links_list_show_and_relink_an_ended_pair() {
     rt.shutdown().await;
     sb.shutdown().await;
 }
+
+#[test]
+fn links_commands_have_help_with_an_example() {
+    for args in [
+        &["links", "--help"][..],
+        &["links", "list", "--help"],
+        &["links", "show", "--help"],
+        &["links", "relink", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_seam"))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            text.contains("Examples:")
+                && text.contains(&format!("seam {} ", args[..args.len() - 1].join(" "))),
+            "{args:?}: {text}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_seam"))
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("--retain-events <DURATION>") && text.contains("[default: 7d]"),
+        "{text}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_seam"))
+        .args(["run", "x.seam", "--retain-events", "0d"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "bad usage");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use `off`"));
+}

@@ -85,3 +85,60 @@ pub async fn run(store: Arc<dyn Store>, retention: Retention, mut shutdown: watc
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::NewEvent;
+
+    fn event(key: &str, record: &str) -> NewEvent {
+        NewEvent {
+            idempotency_key: key.into(),
+            system: "sf".into(),
+            object: "Case".into(),
+            record_id: record.into(),
+            operation: "update".into(),
+            echo: false,
+            payload: "{}".into(),
+            received_at: 1_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_background_task_prunes_done_events_and_stops_when_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("seam.db")).unwrap());
+        store
+            .insert_events(&[event("k1", "a"), event("k2", "b")])
+            .unwrap();
+        let claimed = store.claim_events(2_000, 10).unwrap();
+        let (done, busy) = (&claimed[0], &claimed[1]);
+        store.complete_event(done).unwrap();
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(run(
+            store.clone(),
+            Retention {
+                keep: Duration::from_millis(1),
+                every: Duration::from_millis(20),
+            },
+            rx,
+        ));
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        while store.event(done.id).unwrap().is_some() {
+            assert!(std::time::Instant::now() < end, "the done event stayed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            store.event(busy.id).unwrap().is_some(),
+            "a claimed event stays"
+        );
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

@@ -28,6 +28,30 @@ spec names, as for `seam run`) and refuses while one is still deleted. Exit stat
 live pair is left as it is), 1 no such pair or a record still gone, 2 bad usage, an
 unreadable store or a record that could not be read.";
 
+const LIST_EXAMPLES: &str = "\
+Examples:
+  seam links list
+  seam links list --all --link case_incident
+  seam links list --ended --format json --state sqlite:///var/lib/seam/seam.db";
+
+const SHOW_EXAMPLES: &str = "\
+Examples:
+  seam links show 500Hs00001XyZaBIAV
+  seam links show 46d44a5e2f3c4b1e9d0a8c7b6e5f4a3b --format json
+
+Exit status: 0 shown, 1 no pair holds the record, 2 an unreadable state.";
+
+const RELINK_EXAMPLES: &str = "\
+Examples:
+  seam links relink examples/case_incident.seam 500Hs00001XyZaBIAV
+  seam links relink examples/case_incident.seam 46d44a5e2f3c4b1e9d0a8c7b6e5f4a3b --apply
+
+Restore the deleted record first (Salesforce: the Recycle Bin; ServiceNow: System Definition >
+Deleted Records). Both records are read (URLs and credentials from the environment variables
+the spec names, as for `seam run`); the pair's drift is reported, and repaired with --apply.
+Exit status: 0 relinked or already live, 1 no such pair or a record still gone (with --apply:
+drift left unrepaired), 2 bad usage, an unreadable store or a record that could not be read.";
+
 /// Linked pairs: list them, show one record's, relink an ended one.
 ///
 /// A pair ends when one of its records is deleted (or answers 404): seam then writes to
@@ -52,6 +76,7 @@ pub struct LinksArgs {
 pub enum LinksAction {
     /// List pairs with both ids, when they were opened and, for ended ones, when and why they
     /// ended. Live pairs by default.
+    #[command(after_help = LIST_EXAMPLES)]
     List {
         /// Only the pairs of this link.
         #[arg(long, value_name = "NAME")]
@@ -66,6 +91,7 @@ pub enum LinksAction {
         format: Format,
     },
     /// The pair(s) of one record (either side), in full: state, opening, ends and resumes.
+    #[command(after_help = SHOW_EXAMPLES)]
     Show {
         /// A Salesforce Id or a ServiceNow sys_id.
         record: String,
@@ -73,6 +99,7 @@ pub enum LinksAction {
         format: Format,
     },
     /// Resume an ended pair after its deleted record was restored.
+    #[command(after_help = RELINK_EXAMPLES)]
     Relink(RelinkArgs),
 }
 

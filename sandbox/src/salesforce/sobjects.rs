@@ -568,7 +568,7 @@ pub fn undelete_record(sf: &SfState, object: &str, id: &str) -> Result<String, S
             return Err(SfError::new(
                 StatusCode::NOT_FOUND,
                 "NOT_FOUND",
-                &format!("no deleted {} `{id18}` in the Recycle Bin", meta.name()),
+                format!("no deleted {} `{id18}` in the Recycle Bin", meta.name()),
                 &[],
             ));
         };
