@@ -94,59 +94,90 @@ pub fn check_model(src: &str) -> Checked {
 /// the plan ([`Plan::write_pretty_hashing`]).
 ///
 /// The checks and the plan only read the model, so once it is resolved they run at once:
-/// the checks on this thread (with the cycle check on its own for a large model), the plan
-/// on another, and the AST is freed on a third. A plan is not started if resolving already
-/// found an error. For a text under [`DROP_AST_ASIDE_BYTES`] everything runs on this thread.
+/// the plan on this thread, the checks on others and then on this one too, and the AST is
+/// freed on another. A plan is not started if resolving already found an error. For a text
+/// under [`DROP_AST_ASIDE_BYTES`] everything runs on this thread.
 pub fn check_and_plan(src: &str) -> (Checked, Option<Plan>) {
-    check_and_plan_by(src, Plan::from_model_unhashed)
+    check_and_plan_by(src, Plan::from_model_unhashed, Ast::Free)
 }
 
-/// [`check_and_plan`] with a [`Plan::skeleton`] (no ownership list, no mapping lists), for a
-/// caller that writes those from the model ([`plan::ModelParts`], `seam compile`).
-pub fn check_and_plan_skeleton(src: &str) -> (Checked, Option<Plan>) {
-    check_and_plan_by(src, Plan::skeleton)
+/// [`check_and_plan`] with a [`Plan::skeleton`] (no ownership list, no mapping lists) and the
+/// order of the ownership list, for a caller that writes those from the model
+/// ([`plan::ModelParts`], [`plan::OwnershipView::in_order`]: `seam compile`). Both are made
+/// beside the checks. The AST is not freed but returned (`file`), for a caller that exits
+/// soon to leave to the exit: freeing it is ~30 M instructions per 10,000 mappings, and a
+/// thread freeing it beside the checks took a core from them (DESIGN.md, branch `cspeed6`).
+pub fn check_and_plan_parts(src: &str) -> (Checked, Option<(Plan, plan::OwnershipOrder)>) {
+    check_and_plan_by(
+        src,
+        |model| (Plan::skeleton(model), plan::OwnershipOrder::of(model)),
+        Ast::Return,
+    )
 }
 
-fn check_and_plan_by(src: &str, build: fn(&model::Model) -> Plan) -> (Checked, Option<Plan>) {
+/// What [`check_and_plan_by`] does with the AST once the model is built.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ast {
+    /// Frees it (on a thread of its own beside the checks, for a large text).
+    Free,
+    /// Returns it in [`Checked::file`].
+    Return,
+}
+
+fn check_and_plan_by<T: Send>(
+    src: &str,
+    build: fn(&model::Model) -> T,
+    ast: Ast,
+) -> (Checked, Option<T>) {
     let file = match syntax::parse(src) {
         Ok(file) => file,
         Err(d) => return (refused(d), None),
     };
     let (model, mut diagnostics) = resolve::resolve(&file);
     let resolved_clean = !diagnostics.iter().any(Diagnostic::is_error);
+    let mut kept = None;
     let (found, plan) = if src.len() < DROP_AST_ASIDE_BYTES {
-        drop(file);
+        match ast {
+            Ast::Free => drop(file),
+            Ast::Return => kept = Some(file),
+        }
         let found = check::run(&model);
         let plan = resolved_clean && !found.iter().any(Diagnostic::is_error);
         (found, plan.then(|| build(&model)))
     } else {
-        std::thread::scope(|scope| {
-            let model = &model;
-            // The checks on a thread of their own, the plan on this one: this thread's heap
-            // holds the model and part of the AST, freed as the plan is built, so the plan
-            // reuses that memory rather than growing another heap. The checks' thread starts
-            // first, so that it can take over the heap of the parser's finished thread. (This
-            // order was chosen under glibc's arenas; the `seam` binary now runs on mimalloc,
-            // whose peak with it is lower still: DESIGN.md, "The allocator".)
-            let checking =
-                std::thread::Builder::new().spawn_scoped(scope, move || check::run(model));
-            // If this thread cannot start, its closure (and the AST) is dropped right here.
-            let _dropping = std::thread::Builder::new().spawn_scoped(scope, move || drop(file));
+        let jobs = check::Jobs::new(&model);
+        let plan = std::thread::scope(|scope| {
+            let (model, jobs) = (&model, &jobs);
+            // The checks on threads of their own and, once the plan is built, on this one
+            // too (they are jobs any thread takes: `check::Jobs`), so no core waits while
+            // another finishes a long check. The plan is built on this thread, whose heap
+            // holds the model. The checks' threads start before the one freeing the AST, so
+            // that they can take over the heap of the parser's finished thread (an order
+            // chosen under glibc's arenas; the `seam` binary now runs on mimalloc: DESIGN.md,
+            // "The allocator"). If a thread cannot start, its work is done on this one.
+            let checking = jobs.help(scope);
+            match ast {
+                Ast::Free => {
+                    // If the thread cannot start, the closure and the AST are dropped here.
+                    let _dropping =
+                        std::thread::Builder::new().spawn_scoped(scope, move || drop(file));
+                }
+                Ast::Return => kept = Some(file),
+            }
             let plan = resolved_clean.then(|| build(model));
-            let found = match checking.map(|h| h.join()) {
-                Ok(Ok(found)) => found,
-                // Not started, or panicked: the checks run here (panicking again, as they
-                // would have without the thread).
-                _ => check::run(model),
-            };
-            let clean = !found.iter().any(Diagnostic::is_error);
-            (found, plan.filter(|_| clean))
-        })
+            jobs.work();
+            check::Jobs::join(checking);
+            plan
+        });
+        // A check whose thread panicked runs (and panics again) here.
+        let found = jobs.finish();
+        let clean = !found.iter().any(Diagnostic::is_error);
+        (found, plan.filter(|_| clean))
     };
     diagnostics.extend(found);
     diagnostic::sort(&mut diagnostics);
     let checked = Checked {
-        file: None,
+        file: kept,
         model: Some(model),
         diagnostics,
     };

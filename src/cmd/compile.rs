@@ -33,15 +33,19 @@ pub fn run(args: &CompileArgs) -> ExitCode {
 fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
     // The plan is built beside the checks; it is there only if the spec has no errors.
     let (loaded, plan) = load::load_and_plan(&args.file)?;
-    loaded.require_clean()?;
+    if let Err(code) = loaded.require_clean() {
+        // The AST and model are not freed: the process is about to exit.
+        load::leave_to_exit(loaded);
+        return Err(code);
+    }
     let load::Loaded { text, checked, .. } = loaded;
     drop(text);
-    // A plan comes with the model it was built from (`check_and_plan_skeleton`).
-    let (Some(mut plan), Some(model)) = (plan, checked.model.as_ref()) else {
+    // A plan comes with the model it was built from (`check_and_plan_parts`).
+    let (Some((mut plan, order)), Some(model)) = (plan, checked.model.as_ref()) else {
         return Err(ExitCode::from(1));
     };
     // The plan's ownership and mapping lists are written from the model, not copied into it.
-    let view = OwnershipView::of(model);
+    let view = OwnershipView::in_order(model, &order);
     let ownership = view.entries();
     let links = std::mem::take(&mut plan.links);
     let link_entries = LinkEntry::all(&links, model);
@@ -58,7 +62,7 @@ fn compile(args: &CompileArgs) -> Result<(), ExitCode> {
             plan.spec_hash
         );
     }
-    // The model is not freed either: neither is needed any more.
+    // The model and AST are not freed either: none is needed any more.
     load::leave_to_exit(link_entries);
     load::leave_to_exit(links);
     load::leave_to_exit(ownership);

@@ -3,6 +3,7 @@
 
 use crate::render::{self, FileDiagnostic};
 use crate::source;
+use seam_compiler::plan::OwnershipOrder;
 use seam_compiler::{Checked, Code, Diagnostic, Plan, Span};
 use std::path::Path;
 use std::process::ExitCode;
@@ -54,11 +55,11 @@ pub fn load(path: &Path) -> Result<Loaded, ExitCode> {
 }
 
 /// [`load`], and the spec's plan when it has no errors, built beside the checks
-/// ([`seam_compiler::check_and_plan_skeleton`]: its `spec_hash` is left empty, and its
+/// ([`seam_compiler::check_and_plan_parts`]: its `spec_hash` is left empty, and its
 /// ownership and mapping lists too, to be written from the model with
-/// [`seam_compiler::plan::ModelParts`]).
-pub fn load_and_plan(path: &Path) -> Result<(Loaded, Option<Plan>), ExitCode> {
-    load_by(path, seam_compiler::check_and_plan_skeleton)
+/// [`seam_compiler::plan::ModelParts`]; the ownership list's order comes with it).
+pub fn load_and_plan(path: &Path) -> Result<(Loaded, Option<(Plan, OwnershipOrder)>), ExitCode> {
+    load_by(path, seam_compiler::check_and_plan_parts)
 }
 
 /// Reads one file and checks it with `check`, which also returns what else it made of the

@@ -13,57 +13,124 @@ mod unused;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::Model;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::thread::{Scope, ScopedJoinHandle};
 
 /// Models with fewer mappings than this are checked on one thread (starting a thread costs
 /// more than their cycle check saves).
 const PARALLEL_MIN_MAPPINGS: usize = 2_000;
 
-/// Runs every check. On a large model the cycle check (about half of the checks' work: it
-/// builds the whole dependency graph) runs on a second thread beside the others; the
-/// diagnostics come out in the same order either way.
+/// Every check, in the order their diagnostics are listed (before the final sort by position,
+/// which keeps this order among equal positions).
+const CHECKS: [fn(&Model) -> Vec<Diagnostic>; 7] = [
+    secrets::check,
+    ownership::check,
+    cycles::check,
+    identity::check,
+    maps::check,
+    types::check,
+    unused::check,
+];
+
+/// The order in which threads take the checks: the largest first (the cycle check builds the
+/// whole dependency graph; ownership hashes every claimed field; maps and types look every
+/// mapping's fields up), so the last one taken is short and no thread waits long for another.
+const LARGEST_FIRST: [usize; 7] = [2, 1, 4, 5, 6, 3, 0];
+
+/// Runs every check. On a large model they are shared between this thread and another
+/// ([`Jobs`]); the diagnostics come out in the same order either way.
 pub fn run(model: &Model) -> Vec<Diagnostic> {
+    run_on(model, parallel(model))
+}
+
+/// Whether `model` is large enough for its checks to be shared between threads.
+pub fn parallel(model: &Model) -> bool {
     let mappings: usize = model.links.iter().map(|l| l.mappings.len()).sum();
-    run_on(model, mappings >= PARALLEL_MIN_MAPPINGS)
+    mappings >= PARALLEL_MIN_MAPPINGS
 }
 
-/// [`run`], with the cycle check on its own thread or not.
+/// [`run`], on two threads or one.
 fn run_on(model: &Model, threads: bool) -> Vec<Diagnostic> {
-    let (mut diagnostics, cycles, after) = if !threads {
-        (
-            before_cycles(model),
-            cycles::check(model),
-            after_cycles(model),
-        )
-    } else {
+    let jobs = Jobs::new(model);
+    if threads {
         std::thread::scope(|scope| {
-            let handle = std::thread::Builder::new().spawn_scoped(scope, || cycles::check(model));
-            let (before, after) = (before_cycles(model), after_cycles(model));
-            // A thread that could not start, or panicked, gets the serial run (which panics
-            // again, as it would have without threads).
-            let cycles = match handle.map(|h| h.join()) {
-                Ok(Ok(cycles)) => cycles,
-                _ => cycles::check(model),
+            let helpers = jobs.help(scope);
+            jobs.work();
+            Jobs::join(helpers);
+        });
+    }
+    jobs.finish()
+}
+
+/// The checks of one model as jobs that any number of threads take in turn
+/// ([`Jobs::work`]), largest first; [`Jobs::finish`] lists their diagnostics in [`CHECKS`]
+/// order, whichever thread ran which, so the result is that of a serial run.
+pub struct Jobs<'m> {
+    model: &'m Model,
+    /// How many of [`LARGEST_FIRST`] have been taken.
+    taken: AtomicUsize,
+    found: [OnceLock<Vec<Diagnostic>>; CHECKS.len()],
+}
+
+impl<'m> Jobs<'m> {
+    pub fn new(model: &'m Model) -> Jobs<'m> {
+        Jobs {
+            model,
+            taken: AtomicUsize::new(0),
+            found: Default::default(),
+        }
+    }
+
+    /// Runs checks not yet taken until none is left.
+    pub fn work(&self) {
+        loop {
+            let next = self.taken.fetch_add(1, Ordering::Relaxed);
+            let Some(&k) = LARGEST_FIRST.get(next) else {
+                return;
             };
-            (before, cycles, after)
-        })
-    };
-    diagnostics.extend(cycles);
-    diagnostics.extend(after);
-    diagnostics
-}
+            if let (Some(check), Some(slot)) = (CHECKS.get(k), self.found.get(k)) {
+                let _ = slot.set(check(self.model));
+            }
+        }
+    }
 
-fn before_cycles(model: &Model) -> Vec<Diagnostic> {
-    let mut diagnostics = secrets::check(model);
-    diagnostics.extend(ownership::check(model));
-    diagnostics
-}
+    /// Starts the threads that take checks beside the caller's (one fewer than the cores, at
+    /// least one, at most three). One that cannot start leaves its share to the others.
+    pub fn help<'scope>(
+        &'scope self,
+        scope: &'scope Scope<'scope, '_>,
+    ) -> Vec<ScopedJoinHandle<'scope, ()>> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        (0..cores.saturating_sub(1).clamp(1, 3))
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, || self.work())
+                    .ok()
+            })
+            .collect()
+    }
 
-fn after_cycles(model: &Model) -> Vec<Diagnostic> {
-    let mut diagnostics = identity::check(model);
-    diagnostics.extend(maps::check(model));
-    diagnostics.extend(types::check(model));
-    diagnostics.extend(unused::check(model));
-    diagnostics
+    /// Waits for the threads [`Jobs::help`] started. A check of one that panicked is left to
+    /// [`Jobs::finish`] (joined here, its panic does not end the scope).
+    pub fn join(helpers: Vec<ScopedJoinHandle<'_, ()>>) {
+        for helper in helpers {
+            let _ = helper.join();
+        }
+    }
+
+    /// Every check's diagnostics, in [`CHECKS`] order. A check no thread finished (one that
+    /// panicked, or was never taken) runs here (and panics again, as it would have serially).
+    pub fn finish(self) -> Vec<Diagnostic> {
+        let mut diagnostics = Vec::new();
+        for (check, slot) in CHECKS.iter().zip(self.found) {
+            match slot.into_inner() {
+                Some(found) => diagnostics.extend(found),
+                None => diagnostics.extend(check(self.model)),
+            }
+        }
+        diagnostics
+    }
 }
 
 pub use cycles::{dependency_graph, EdgeKind, GraphEdge, GraphNode};

@@ -407,7 +407,7 @@ fn large_spec_with_errors() -> String {
 }
 
 #[test]
-fn the_cycle_check_on_its_own_thread_reports_the_same_in_the_same_order() {
+fn checks_shared_between_threads_report_the_same_in_the_same_order() {
     let src = large_spec_with_errors();
     let file = crate::syntax::parse(&src).unwrap();
     let (model, _) = crate::resolve::resolve(&file);
@@ -424,6 +424,15 @@ fn the_cycle_check_on_its_own_thread_reports_the_same_in_the_same_order() {
     ] {
         assert!(serial.iter().any(|d| d.code == code), "no {code:?}");
     }
+    // Three threads; and jobs nobody took, which `finish` runs itself.
+    let jobs = super::Jobs::new(&model);
+    std::thread::scope(|scope| {
+        scope.spawn(|| jobs.work());
+        scope.spawn(|| jobs.work());
+        jobs.work();
+    });
+    assert_eq!(jobs.finish(), serial);
+    assert_eq!(super::Jobs::new(&model).finish(), serial);
 }
 
 #[test]

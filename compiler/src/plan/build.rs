@@ -289,6 +289,22 @@ impl<'m> OwnershipView<'m> {
         }
     }
 
+    /// [`OwnershipView::of`] in an order computed before ([`OwnershipOrder::of`] the same
+    /// model), with no sorting here: a pass over the mappings.
+    pub fn in_order(model: &'m Model, order: &OwnershipOrder) -> OwnershipView<'m> {
+        let writes = unsorted_writes(model);
+        if order.0.len() != writes.len() {
+            // Not this model's order: sort here.
+            return OwnershipView::of(model);
+        }
+        let sorted = order
+            .0
+            .iter()
+            .filter_map(|&i| writes.get(i as usize).copied())
+            .collect();
+        OwnershipView { writes: sorted }
+    }
+
     /// The entries, in the order of the plan's `ownership`.
     pub fn entries(&self) -> Vec<OwnershipEntry<'_, 'm>> {
         let mut out = Vec::new();
@@ -393,6 +409,18 @@ fn ownership(model: &Model) -> Vec<FieldOwnership> {
 /// (system, object), and [`model::Name`] orders as its text, so this is the order of
 /// [`FieldPath`].
 fn sorted_writes(model: &Model) -> Vec<Write<'_>> {
+    let mut writes = unsorted_writes(model);
+    rank_objects(&mut writes);
+    writes.sort_by(write_order);
+    writes
+}
+
+fn write_order(a: &Write<'_>, b: &Write<'_>) -> std::cmp::Ordering {
+    a.0.cmp(&b.0).then_with(|| a.1.field.cmp(&b.1.field))
+}
+
+/// Every mapping's write in the model's order (ranks not set).
+fn unsorted_writes(model: &Model) -> Vec<Write<'_>> {
     let mut writes: Vec<Write<'_>> =
         Vec::with_capacity(model.links.iter().map(|l| l.mappings.len()).sum());
     for l in &model.links {
@@ -403,9 +431,32 @@ fn sorted_writes(model: &Model) -> Vec<Write<'_>> {
             writes.push((0, &m.source.node, &m.target.node, l.name.as_str()));
         }
     }
-    rank_objects(&mut writes);
-    writes.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.field.cmp(&b.1.field)));
     writes
+}
+
+/// The order of a model's ownership list ([`OwnershipView`]) as positions in its mappings'
+/// writes: it borrows nothing, so it can be sorted beside the checks and outlive the borrow
+/// (`check_and_plan_parts`), and [`OwnershipView::in_order`] then only gathers the writes.
+pub struct OwnershipOrder(Vec<u32>);
+
+impl OwnershipOrder {
+    pub fn of(model: &Model) -> OwnershipOrder {
+        let mut writes = unsorted_writes(model);
+        rank_objects(&mut writes);
+        let Ok(n) = u32::try_from(writes.len()) else {
+            // Too many to number: `in_order` sorts them itself.
+            return OwnershipOrder(Vec::new());
+        };
+        let mut order: Vec<u32> = (0..n).collect();
+        // A stable sort of positions by their writes' order is the writes' stable sort.
+        order.sort_by(
+            |&a, &b| match (writes.get(a as usize), writes.get(b as usize)) {
+                (Some(a), Some(b)) => write_order(a, b),
+                _ => std::cmp::Ordering::Equal,
+            },
+        );
+        OwnershipOrder(order)
+    }
 }
 
 /// Sets each write's first element to the rank of its source's object in the (system,

@@ -19,7 +19,7 @@ use super::{ModelParts, Plan};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
-use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 /// What `spec_hash` shows in [`Plan::write_pretty_hashing`]'s output until the caller patches
 /// the real hash in: as long as a hash (64 hex digits).
@@ -368,16 +368,19 @@ fn array<'a, T: Serialize + Sync>(
 }
 
 /// Runs the jobs in `mode` on `threads` threads (this one included) and hands every piece to
-/// `sink`, in job order, on this thread. Job `k` runs on thread `k % threads`; each other
-/// thread sends its pieces through a channel of two, so at most a few pieces are held at
-/// once, and gets its buffers back to reuse. A thread that cannot start leaves its jobs to
-/// this one. The first error (of a job or of `sink`) stops the run and is returned.
+/// `sink`, in job order, on this thread. Every thread takes the next job not yet taken
+/// ([`Board`]); this one also hands the finished pieces to `sink` in order, which it does
+/// first whenever the next one is ready, so the threads share the serialising and this one
+/// alone the writing and hashing, however long each takes. Jobs are taken at most
+/// [`AHEAD_PER_THREAD`] per thread past the last piece written, so only a few pieces are held
+/// at once; their buffers are reused. A thread that cannot start leaves its jobs to the
+/// others. The first error (of a job or of `sink`) stops the run and is returned.
 fn run<F>(jobs: &[Job<'_>], mode: Mode, threads: usize, mut sink: F) -> io::Result<()>
 where
     F: FnMut(&Piece) -> io::Result<()>,
 {
-    let mut own = Piece::new(mode);
     if threads <= 1 {
+        let mut own = Piece::new(mode);
         for job in jobs {
             own.clear();
             job(&mut own)?;
@@ -385,66 +388,182 @@ where
         }
         return Ok(());
     }
+    let board = Board::new(jobs.len(), mode, threads * AHEAD_PER_THREAD);
     std::thread::scope(|scope| {
-        let helpers: Vec<Helper> = (1..threads)
-            .map(|t| Helper::start(scope, jobs, mode, t, threads))
-            .collect();
-        for (k, job) in jobs.iter().enumerate() {
-            let helper = match k % threads {
-                0 => None,
-                t => helpers.get(t - 1),
-            };
-            match helper.and_then(|h| h.pieces.recv().ok()) {
-                Some(piece) => {
-                    let piece = piece?;
-                    sink(&piece)?;
-                    if let Some(h) = helper {
-                        // A helper that has finished no longer takes buffers back.
-                        let _ = h.spare.send(piece);
-                    }
-                }
-                None => {
-                    own.clear();
-                    job(&mut own)?;
-                    sink(&own)?;
-                }
-            }
+        for _ in 1..threads {
+            let _helper = std::thread::Builder::new().spawn_scoped(scope, || board.help(jobs));
         }
-        Ok(())
+        let led = board.lead(jobs, &mut sink);
+        board.stop();
+        led
     })
 }
 
-/// A thread serialising every `threads`-th job from its first, `t`.
-struct Helper {
-    /// Its pieces, in order (a closed channel: it did not start or stopped on an error).
-    pieces: mpsc::Receiver<io::Result<Piece>>,
-    /// Buffers handed back for reuse.
-    spare: mpsc::Sender<Piece>,
+/// How many jobs each thread may take past the last piece written.
+const AHEAD_PER_THREAD: usize = 3;
+
+/// The jobs of one [`run`]: which are taken, which pieces are done, the spare buffers.
+struct Board {
+    mode: Mode,
+    ahead: usize,
+    state: Mutex<State>,
+    /// Signalled whenever a piece is done or abandoned, one is written, or the run stops.
+    changed: Condvar,
 }
 
-impl Helper {
-    fn start<'scope, 'env>(
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        jobs: &'env [Job<'env>],
-        mode: Mode,
-        t: usize,
-        threads: usize,
-    ) -> Helper {
-        let (done, pieces) = mpsc::sync_channel(2);
-        let (spare, spares) = mpsc::channel::<Piece>();
-        // If the thread cannot start, its channels close and its jobs run on the caller's.
-        let _started = std::thread::Builder::new().spawn_scoped(scope, move || {
-            for job in jobs.iter().skip(t).step_by(threads) {
-                let mut piece = spares.try_recv().unwrap_or_else(|_| Piece::new(mode));
-                piece.clear();
-                let result = job(&mut piece).map(|()| piece);
-                let failed = result.is_err();
-                if done.send(result).is_err() || failed {
-                    return;
-                }
+struct State {
+    /// The first job not taken.
+    next: usize,
+    /// How many pieces have been handed to the sink.
+    written: usize,
+    slots: Vec<Slot>,
+    spare: Vec<Piece>,
+    stopped: bool,
+}
+
+enum Slot {
+    Waiting,
+    Done(io::Result<Piece>),
+    /// Its thread panicked: the leading thread runs the job itself.
+    Abandoned,
+}
+
+impl Board {
+    fn new(jobs: usize, mode: Mode, ahead: usize) -> Board {
+        Board {
+            mode,
+            ahead,
+            state: Mutex::new(State {
+                next: 0,
+                written: 0,
+                slots: (0..jobs).map(|_| Slot::Waiting).collect(),
+                spare: Vec::new(),
+                stopped: false,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.changed
+            .wait(state)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the next job if there is one within reach: its index and a buffer.
+    fn take(&self, state: &mut State) -> Option<(usize, Piece)> {
+        let k = state.next;
+        if k >= state.slots.len() || k >= state.written + self.ahead {
+            return None;
+        }
+        state.next += 1;
+        let mut piece = state.spare.pop().unwrap_or_else(|| Piece::new(self.mode));
+        piece.clear();
+        Some((k, piece))
+    }
+
+    /// A helper thread: takes and runs jobs until none is left or the run stops.
+    fn help(&self, jobs: &[Job<'_>]) {
+        let mut state = self.lock();
+        loop {
+            if state.stopped || state.next >= state.slots.len() {
+                return;
             }
-        });
-        Helper { pieces, spare }
+            let Some((k, mut piece)) = self.take(&mut state) else {
+                state = self.wait(state);
+                continue;
+            };
+            drop(state);
+            let taken = Taken {
+                board: self,
+                job: k,
+            };
+            let result = run_job(jobs, k, &mut piece).map(|()| piece);
+            std::mem::forget(taken);
+            state = self.lock();
+            if let Some(slot) = state.slots.get_mut(k) {
+                *slot = Slot::Done(result);
+            }
+            self.changed.notify_all();
+        }
+    }
+
+    /// The calling thread: hands the pieces to `sink` in order and, while the next is not
+    /// ready, takes jobs like a helper.
+    fn lead<F>(&self, jobs: &[Job<'_>], sink: &mut F) -> io::Result<()>
+    where
+        F: FnMut(&Piece) -> io::Result<()>,
+    {
+        let mut state = self.lock();
+        while state.written < state.slots.len() {
+            let written = state.written;
+            let ready = match state.slots.get_mut(written) {
+                Some(slot @ Slot::Done(_)) => std::mem::replace(slot, Slot::Waiting),
+                Some(Slot::Abandoned) => {
+                    // Its thread panicked: run it here (as the others would be, if it was
+                    // the only helper).
+                    let mut piece = Piece::new(self.mode);
+                    run_job(jobs, written, &mut piece)?;
+                    Slot::Done(Ok(piece))
+                }
+                _ => Slot::Waiting,
+            };
+            if let Slot::Done(result) = ready {
+                drop(state);
+                let piece = result?;
+                sink(&piece)?;
+                state = self.lock();
+                state.spare.push(piece);
+                state.written += 1;
+                self.changed.notify_all();
+                continue;
+            }
+            if let Some((k, mut piece)) = self.take(&mut state) {
+                drop(state);
+                let result = run_job(jobs, k, &mut piece).map(|()| piece);
+                state = self.lock();
+                if let Some(slot) = state.slots.get_mut(k) {
+                    *slot = Slot::Done(result);
+                }
+                continue;
+            }
+            state = self.wait(state);
+        }
+        Ok(())
+    }
+
+    /// Ends the run: helpers take no more jobs.
+    fn stop(&self) {
+        self.lock().stopped = true;
+        self.changed.notify_all();
+    }
+}
+
+fn run_job(jobs: &[Job<'_>], k: usize, piece: &mut Piece) -> io::Result<()> {
+    match jobs.get(k) {
+        Some(job) => job(piece),
+        None => Ok(()),
+    }
+}
+
+/// A job a helper has taken; dropped only if the job panicked (it is forgotten otherwise),
+/// marking it for the leading thread to run.
+struct Taken<'b> {
+    board: &'b Board,
+    job: usize,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        let mut state = self.board.lock();
+        if let Some(slot) = state.slots.get_mut(self.job) {
+            *slot = Slot::Abandoned;
+        }
+        self.board.changed.notify_all();
     }
 }
 
@@ -487,5 +606,64 @@ pub(super) mod tests {
             String::from_utf8(hashed).unwrap(),
             h.spec_hash,
         )
+    }
+
+    /// Jobs of uneven length (some sleep), each writing its index: whatever thread runs
+    /// which, the sink sees them in order; an error of a job or of the sink ends the run with
+    /// it, without waiting forever.
+    #[test]
+    fn jobs_taken_by_any_thread_reach_the_sink_in_order_and_errors_stop_the_run() {
+        let n = 200;
+        let jobs: Vec<Job<'_>> = (0..n)
+            .map(|k| -> Job<'_> {
+                Box::new(move |p: &mut Piece| {
+                    if k % 7 == 3 {
+                        std::thread::sleep(std::time::Duration::from_micros(300));
+                    }
+                    p.raw(format!("{k},").as_bytes(), b"");
+                    Ok(())
+                })
+            })
+            .collect();
+        let expected: String = (0..n).map(|k| format!("{k},")).collect();
+        for threads in [1, 2, 3, 5] {
+            let mut out = Vec::new();
+            run(&jobs, Mode::Pretty, threads, |p| {
+                out.extend_from_slice(&p.pretty);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "{threads}");
+            // The sink fails at piece 50.
+            let mut seen = 0;
+            let failed = run(&jobs, Mode::Pretty, threads, |_| {
+                seen += 1;
+                if seen == 50 {
+                    return Err(io::Error::other("sink"));
+                }
+                Ok(())
+            });
+            assert_eq!(failed.unwrap_err().to_string(), "sink", "{threads}");
+            assert_eq!(seen, 50, "{threads}");
+        }
+        // A job fails: the pieces before it are written, then its error is returned.
+        let mut failing: Vec<Job<'_>> = (0..n)
+            .map(|k| -> Job<'_> {
+                Box::new(move |p: &mut Piece| {
+                    p.raw(format!("{k},").as_bytes(), b"");
+                    Ok(())
+                })
+            })
+            .collect();
+        *failing.get_mut(120).unwrap() = Box::new(|_: &mut Piece| Err(io::Error::other("job")));
+        for threads in [1, 2, 3] {
+            let mut written = 0;
+            let failed = run(&failing, Mode::Pretty, threads, |_| {
+                written += 1;
+                Ok(())
+            });
+            assert_eq!(failed.unwrap_err().to_string(), "job", "{threads}");
+            assert_eq!(written, 120, "{threads}");
+        }
     }
 }

@@ -14,7 +14,7 @@ mod build;
 mod json;
 mod ser;
 
-pub use build::{LinkEntry, ModelParts, OwnershipEntry, OwnershipView};
+pub use build::{LinkEntry, ModelParts, OwnershipEntry, OwnershipOrder, OwnershipView};
 pub use json::{HashedJson, HASH_PLACEHOLDER};
 
 use schemars::JsonSchema;

@@ -347,6 +347,13 @@ fn a_skeleton_written_with_its_parts_from_the_model_is_the_whole_plans_json() {
         let view = OwnershipView::of(&model);
         let entries = view.entries();
         assert_eq!(entries.len(), plan.ownership.len(), "{name}");
+        // The order computed apart gives the same view.
+        let ordered = OwnershipView::in_order(&model, &super::OwnershipOrder::of(&model));
+        assert_eq!(
+            serde_json::to_string(&ordered.entries()).unwrap(),
+            serde_json::to_string(&entries).unwrap(),
+            "{name}"
+        );
         // Each entry serialises as the plan's entry does, alone.
         for (entry, owned) in entries.iter().zip(&plan.ownership) {
             assert_eq!(
@@ -413,6 +420,24 @@ fn check_and_plan_checks_as_check_model_does_and_plans_only_clean_specs() {
         assert_eq!(checked.diagnostics, expected.diagnostics, "{name}");
         assert!(checked.file.is_none(), "{name}");
         assert_eq!(checked.model.is_some(), expected.model.is_some(), "{name}");
+        // `seam compile`'s way: the same diagnostics, a skeleton and the ownership order
+        // exactly when `check_and_plan` gives a plan, and the AST handed back.
+        let (parts_checked, parts) = crate::check_and_plan_parts(&text);
+        assert_eq!(parts_checked.diagnostics, expected.diagnostics, "{name}");
+        assert_eq!(
+            parts_checked.file.is_some(),
+            expected.model.is_some(),
+            "{name}"
+        );
+        assert_eq!(parts.is_some(), plan.is_some(), "{name}");
+        if let (Some((skeleton, order)), Some(model)) = (&parts, &parts_checked.model) {
+            assert_eq!(*skeleton, Plan::skeleton(model), "{name}");
+            assert_eq!(
+                serde_json::to_string(&OwnershipView::in_order(model, order).entries()).unwrap(),
+                serde_json::to_string(&OwnershipView::of(model).entries()).unwrap(),
+                "{name}"
+            );
+        }
         if checked.has_errors() {
             with_errors += 1;
             assert!(plan.is_none(), "{name}: a plan from a spec with errors");
