@@ -95,7 +95,19 @@ ALTER TABLE links ADD COLUMN ended_reason TEXT;
     (4, CACHE_EPOCH),
     (5, WITHOUT_ROWID),
     (6, UNFINISHED_BY_RECORD),
+    (7, PENDING_BY_DUE),
 ];
+
+/// Migration 7: the inbox's due index holds pending events only, in due order. Keyed by
+/// status, every event's claim and finish moved its entry (a delete and an insert each, on
+/// the claimed and done sections' pages, in every engine commit), and the done section grew
+/// with the whole history. Now an event enters it when stored (or re-queued) and leaves it
+/// when claimed; finishing touches it no more. Queries must say `status = 'pending'` for
+/// SQLite to use it; the others by status go through `inbox_record` (migration 6).
+const PENDING_BY_DUE: &str = r#"
+DROP INDEX inbox_due;
+CREATE INDEX inbox_due ON inbox (next_attempt_at, id) WHERE status = 'pending';
+"#;
 
 /// Migration 6: the inbox's per-record index holds unfinished events only (`pending`,
 /// `claimed`). Every query through it asks for those (claims, the covered range, marking done),

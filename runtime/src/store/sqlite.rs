@@ -349,7 +349,8 @@ fn upsert_last_written(
 
 // The inbox's queries by record. `inbox_record` (migration 6) holds unfinished events only:
 // SQLite uses it only for a query that states its condition, `status IN ('pending',
-// 'claimed')`, as written there (`store::tests` checks the plans).
+// 'claimed')`, as written there; `inbox_due` (migration 7) holds pending events only, for
+// queries that say `status = 'pending'` (`store::tests` checks the plans).
 
 /// Marks a claimed event and the events of its record it covers done.
 ///
@@ -384,6 +385,15 @@ pub(super) const ANY_CLAIMABLE: &str = "SELECT EXISTS (SELECT 1 FROM inbox i \
        AND NOT EXISTS (SELECT 1 FROM inbox j \
                        WHERE j.record_key = i.record_key \
                          AND j.status IN ('pending', 'claimed') AND j.id < i.id))";
+
+/// Takes back the claims of a runtime that stopped (at start). Through `inbox_record`: no
+/// index is keyed by status since migration 7, so the condition is stated for it.
+pub(super) const RELEASE_CLAIMS: &str = "UPDATE inbox SET status = 'pending' \
+     WHERE status IN ('pending', 'claimed') AND status = 'claimed'";
+
+/// The unfinished events and the oldest one's arrival, through `inbox_record`.
+pub(super) const BACKLOG: &str = "SELECT COUNT(*), MIN(received_at) FROM inbox \
+     WHERE status IN ('pending', 'claimed')";
 
 /// Finishes a claimed event and the events of its record it covers.
 fn mark_done(conn: &Connection, event: &InboxEvent) -> StoreResult<()> {
@@ -642,10 +652,7 @@ impl Store for SqliteStore {
         let n = self
             .write()
             .1
-            .execute(
-                "UPDATE inbox SET status = 'pending' WHERE status = 'claimed'",
-                [],
-            )
+            .execute(RELEASE_CLAIMS, [])
             .map_err(err("release claims"))?;
         Ok(n as u64)
     }
@@ -945,11 +952,7 @@ impl Store for SqliteStore {
     fn backlog(&self, now: i64) -> StoreResult<Backlog> {
         let conn = self.read();
         let (depth, oldest): (i64, Option<i64>) = conn
-            .query_row(
-                "SELECT COUNT(*), MIN(received_at) FROM inbox WHERE status IN ('pending', 'claimed')",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row(BACKLOG, [], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(err("read backlog"))?;
         let dead: i64 = conn
             .query_row(
