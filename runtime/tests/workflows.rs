@@ -444,3 +444,35 @@ async fn a_step_writing_a_replica_is_refused_audited_and_never_sent() {
     );
     w.shutdown().await;
 }
+
+/// An event that leaves a trigger field as it was observed does not write the observation
+/// again (the row, `observed_at` included, stays as it was: one random B-tree page fewer per
+/// event); a changed value is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_trigger_value_is_not_written_again() {
+    let w = World::start(fast_retry(3)).await;
+    let account = w.tiered_customer("ACME", "Standard");
+    let (case, _) = case_on(&w, &account, "first").await;
+    let db = rusqlite::Connection::open(w.dir.path().join("seam.db")).unwrap();
+    let row = || -> (Option<String>, i64) {
+        db.query_row(
+            "SELECT value, observed_at FROM workflow_observed \
+             WHERE record_id = ?1 AND field = 'Priority'",
+            [&case],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let first = row();
+    assert_eq!(first.0.as_deref(), Some("High"));
+    w.sf_patch("Case", &case, json!({"Subject": "second"}))
+        .await;
+    w.settle().await;
+    assert_eq!(row(), first);
+    w.sf_patch("Case", &case, json!({"Priority": "Low"})).await;
+    w.settle().await;
+    let (value, at) = row();
+    assert_eq!(value.as_deref(), Some("Low"));
+    assert!(at >= first.1, "{at} < {}", first.1);
+    w.shutdown().await;
+}

@@ -109,7 +109,7 @@ fn act(args: &DlqArgs) -> Result<(), String> {
                 println!("  replayed: {}", time(t));
             }
             println!("  reason:   {}", d.reason);
-            println!("  payload:  {}", d.event.payload);
+            println!("  payload:  {}", one_line(&d.event.payload));
         }
         DlqAction::Replay { id, all } => {
             let ids: Vec<i64> = if *all {
@@ -138,4 +138,28 @@ fn act(args: &DlqArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A stored payload as one line of JSON. The inbox keeps the sender's own bytes (any spacing,
+/// any key order); this shows them as `dlq show` always has, compact with sorted keys. Text
+/// that is not JSON (it cannot be, from ingest) is shown as it is.
+fn one_line(payload: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(payload)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| payload.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn a_payload_shows_as_one_line_of_sorted_json() {
+        let stored = "{ \"payload\": {\"b\": 1,\n \"a\": [1, 2]},\n \"event\": {\"replayId\": 7} }";
+        assert_eq!(
+            one_line(stored),
+            r#"{"event":{"replayId":7},"payload":{"a":[1,2],"b":1}}"#
+        );
+        assert_eq!(one_line("not json"), "not json");
+    }
 }

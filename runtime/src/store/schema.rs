@@ -96,7 +96,23 @@ ALTER TABLE links ADD COLUMN ended_reason TEXT;
     (5, WITHOUT_ROWID),
     (6, UNFINISHED_BY_RECORD),
     (7, DEAD_LETTERS_BY_EVENT),
+    (8, PENDING_BY_DUE),
 ];
+
+/// Migration 8: the inbox's due index holds pending events only, in due order. Keyed by
+/// status, every event's claim and finish moved its entry (a delete and an insert each, on
+/// the claimed and done sections' pages, in every engine commit), and the done section grew
+/// with the whole history. Now an event enters it when stored (or re-queued) and leaves it
+/// when claimed. Queries must say `status = 'pending'` for SQLite to use it; the others by
+/// status go through `inbox_record` (migration 6). Retention (`Store::prune_done`) finds the
+/// done events older than its cut-off through `inbox_done`, which holds done events only, by
+/// the time they were last scheduled: a finish appends at its right edge (a page every
+/// commit's events share), where the old index moved each entry twice at scattered places.
+const PENDING_BY_DUE: &str = r#"
+DROP INDEX inbox_due;
+CREATE INDEX inbox_due ON inbox (next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX inbox_done ON inbox (next_attempt_at, id) WHERE status = 'done';
+"#;
 
 /// Migration 7: done inbox rows are pruned after the retention period (`Store::prune_done`),
 /// except those a dead letter names (`seam dlq list --all` shows a replayed letter with its

@@ -31,10 +31,10 @@ fn temp() -> (tempfile::TempDir, SqliteStore) {
 #[test]
 fn creates_the_file_in_wal_mode_and_migrates_once() {
     let (dir, store) = temp();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     drop(store);
     let again = SqliteStore::open(&dir.path().join("seam.db")).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 7);
+    assert_eq!(again.schema_version().unwrap(), 8);
     assert!(dir.path().join("seam.db-wal").exists() || dir.path().join("seam.db").exists());
 }
 
@@ -354,13 +354,13 @@ fn a_database_at_version_one_is_migrated_to_workflows() {
              DROP TABLE cache_epoch; \
              DROP TABLE workflow_steps; DROP TABLE workflow_runs; DROP TABLE workflow_observed; \
              ALTER TABLE links DROP COLUMN ended_at; ALTER TABLE links DROP COLUMN ended_reason; \
-             DROP INDEX dead_letters_event; \
+             DROP INDEX dead_letters_event; DROP INDEX inbox_done; \
              DELETE FROM schema_migrations WHERE version >= 2;",
         )
         .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     assert!(store.runs_of_record("sf", "500A").unwrap().is_empty());
     assert_eq!(
         store.backlog(2_000).unwrap().depth,
@@ -881,7 +881,7 @@ fn a_database_at_version_four_keeps_its_values_without_rowid() {
         assert!(!sql.contains("WITHOUT ROWID"), "an old file: {sql}");
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     let got = store.last_written_of("l", "snow", "i1").unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(got.get("urgency"), Some(&Some("1".to_string())));
@@ -974,6 +974,8 @@ fn the_inbox_queries_by_record_use_the_unfinished_index() {
         super::sqlite::CLAIMABLE,
         super::sqlite::CLAIM_ONE,
         super::sqlite::ANY_CLAIMABLE,
+        super::sqlite::RELEASE_CLAIMS,
+        super::sqlite::BACKLOG,
     ] {
         let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let plan: Vec<String> = st
@@ -1099,7 +1101,7 @@ fn pruning_stops_at_its_limit() {
 }
 
 #[test]
-fn pruning_reads_a_range_of_the_due_index_and_checks_dead_letters_by_index() {
+fn pruning_reads_a_range_of_the_done_index_and_checks_dead_letters_by_index() {
     let (dir, store) = temp();
     drop(store);
     let conn = rusqlite::Connection::open(dir.path().join("seam.db")).unwrap();
@@ -1115,7 +1117,7 @@ fn pruning_reads_a_range_of_the_due_index_and_checks_dead_letters_by_index() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert!(plan.iter().any(|d| d.contains("inbox_due")), "{plan:?}");
+    assert!(plan.iter().any(|d| d.contains("inbox_done")), "{plan:?}");
     assert!(
         plan.iter().any(|d| d.contains("dead_letters_event")),
         "{plan:?}"
@@ -1181,4 +1183,88 @@ fn a_caching_store_sees_a_pair_resumed_by_another_process() {
     assert!(other.resume_link("l", "500A", "inc-a", &[]).unwrap());
     claim_new(&runtime, "k2");
     assert!(runtime.link_row("l", true, "500A").unwrap().unwrap().live());
+}
+
+/// The plan of one statement, as `EXPLAIN QUERY PLAN` details.
+fn plan_of(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    st.query_map(
+        rusqlite::params_from_iter(std::iter::repeat_n(1i64, st.parameter_count())),
+        |r| r.get::<_, String>(3),
+    )
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// Since migration 8 the due index holds pending events only: a claim finds them through it
+/// in due order, and a file at version 6 with events in every state migrates to it (claimed,
+/// done and dead events out of it), keeping its claims, backlog and release working.
+#[test]
+fn the_due_index_holds_pending_events_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v6.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        super::schema::migrate_to(&mut conn, 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO inbox (idempotency_key, system, object, record_id, record_key, operation, \
+                 echo, payload, status, next_attempt_at, received_at) VALUES \
+               ('k1', 'sf', 'Case', 'a', 'sf\x1fCase\x1fa', 'update', 0, '{}', 'done', 5, 5), \
+               ('k2', 'sf', 'Case', 'b', 'sf\x1fCase\x1fb', 'update', 0, '{}', 'claimed', 6, 6), \
+               ('k3', 'sf', 'Case', 'c', 'sf\x1fCase\x1fc', 'update', 0, '{}', 'pending', 9, 7), \
+               ('k4', 'sf', 'Case', 'd', 'sf\x1fCase\x1fd', 'update', 0, '{}', 'pending', 8, 8), \
+               ('k5', 'sf', 'Case', 'e', 'sf\x1fCase\x1fe', 'update', 0, '{}', 'dead', 4, 4);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 8);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let def: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'inbox_due'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(def.contains("WHERE status = 'pending'"), "{def}");
+    let indexed: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM inbox INDEXED BY inbox_due WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexed, 2);
+    // Retention's index holds the done event only.
+    let done: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM inbox INDEXED BY inbox_done WHERE status = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(done, 1);
+    let plan = plan_of(&conn, super::sqlite::CLAIMABLE);
+    assert!(plan.iter().any(|d| d.contains("inbox_due")), "{plan:?}");
+    assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:?}");
+    let backlog = store.backlog(10).unwrap();
+    assert_eq!((backlog.depth, backlog.oldest_pending_ms), (3, 4));
+    // Due order: `d` (due at 8) before `c` (due at 9); `b` is still claimed.
+    let claimed: Vec<String> = store
+        .claim_events(10, 5)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.record_id)
+        .collect();
+    assert_eq!(claimed, ["d", "c"]);
+    assert_eq!(store.release_claims().unwrap(), 3);
+    let again: Vec<String> = store
+        .claim_events(10, 5)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.record_id)
+        .collect();
+    assert_eq!(again, ["b", "d", "c"]);
 }

@@ -199,7 +199,12 @@ async fn detect(
                 e.record_id
             ))
         })?;
-        observed.push((key, current.clone()));
+        // An unchanged value is not written again: the row would be the same but for its
+        // `observed_at`, which nothing reads, and its random B-tree page costs every event a
+        // WAL frame (written, checkpointed and read back).
+        if prior.as_ref() != Some(&current) {
+            observed.push((key, current.clone()));
+        }
         seen.insert(&f.field, (prior, current));
     }
     let mut runs = Vec::new();
