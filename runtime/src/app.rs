@@ -214,7 +214,7 @@ pub fn tool_engine(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Engine, String> {
     let store: Arc<dyn Store> = Arc::new(Offloaded(
-        SqliteStore::open_url_with(state, Durability::Normal).map_err(|e| e.to_string())?,
+        SqliteStore::open_existing_url(state, Durability::Normal).map_err(|e| e.to_string())?,
     ));
     let connected = connect(&plan, sf_client_id, None, env)?;
     let retry = plan.policy.retry.clone().unwrap_or_else(default_retry);

@@ -3,7 +3,7 @@
 //! runtime's next poll.
 
 use clap::{Args, Subcommand};
-use seam_runtime::store::sqlite::SqliteStore;
+use seam_runtime::store::sqlite::{Durability, SqliteStore};
 use seam_runtime::store::{now_ms, DeadLetter, Store};
 use std::process::ExitCode;
 
@@ -81,7 +81,8 @@ fn line(d: &DeadLetter) -> String {
 }
 
 fn act(args: &DlqArgs) -> Result<(), String> {
-    let store = SqliteStore::open_url(&args.state).map_err(|e| e.to_string())?;
+    let store =
+        SqliteStore::open_existing_url(&args.state, Durability::Full).map_err(|e| e.to_string())?;
     match &args.action {
         DlqAction::List { all } => {
             let list = store.dead_letters(*all).map_err(|e| e.to_string())?;

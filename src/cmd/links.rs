@@ -9,7 +9,7 @@ use super::load;
 use clap::{Args, Subcommand, ValueEnum};
 use seam_runtime::pairs::{self, RelinkError, Relinked};
 use seam_runtime::reconcile::{self, Scope};
-use seam_runtime::store::sqlite::SqliteStore;
+use seam_runtime::store::sqlite::{Durability, SqliteStore};
 use seam_runtime::store::{AuditEntry, LinkRow, Store};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -219,7 +219,7 @@ fn json<T: Serialize>(value: &T) -> Result<(), ExitCode> {
 }
 
 fn open(state: &str) -> Result<SqliteStore, ExitCode> {
-    SqliteStore::open_url(state).map_err(|e| fail(2)(e.to_string()))
+    SqliteStore::open_existing_url(state, Durability::Full).map_err(|e| fail(2)(e.to_string()))
 }
 
 fn list(

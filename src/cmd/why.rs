@@ -3,7 +3,7 @@
 //! end of the pair when its twin was deleted (`unlinked`) and its resume (`relinked`).
 
 use clap::Args;
-use seam_runtime::store::sqlite::SqliteStore;
+use seam_runtime::store::sqlite::{Durability, SqliteStore};
 use seam_runtime::store::Store;
 use std::process::ExitCode;
 
@@ -36,7 +36,7 @@ fn show(v: &Option<String>) -> String {
 }
 
 pub fn run(args: &WhyArgs) -> ExitCode {
-    let chain = SqliteStore::open_url(&args.state)
+    let chain = SqliteStore::open_existing_url(&args.state, Durability::Full)
         .and_then(|s| s.audit_of(&args.record, &args.field, args.limit));
     let chain = match chain {
         Ok(c) => c,

@@ -132,6 +132,23 @@ impl SqliteStore {
         SqliteStore::open_url_with(url, Durability::Full)
     }
 
+    /// [`SqliteStore::open_url_with`] for the commands that read or repair a runtime's state
+    /// (`seam why`, `dlq`, `links`, `reconcile`): a missing file is an error rather than a new,
+    /// empty store, so a mistyped `--state` is not answered with "nothing here" (and leaves no
+    /// stray file behind).
+    pub fn open_existing_url(url: &str, durability: Durability) -> StoreResult<SqliteStore> {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        if !Path::new(path).exists() {
+            return Err(StoreError::Open {
+                path: path.to_string(),
+                reason: "no such file (`seam run` creates the state on its first start): \
+                         check `--state` or SEAM_STATE"
+                    .into(),
+            });
+        }
+        SqliteStore::open_url_with(url, durability)
+    }
+
     pub fn open_url_with(url: &str, durability: Durability) -> StoreResult<SqliteStore> {
         SqliteStore::open_url_gated(url, durability, WriteGate::default())
     }
