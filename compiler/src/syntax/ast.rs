@@ -176,8 +176,9 @@ pub struct LinkDecl {
 pub enum LinkItem {
     /// `key A.Obj.f <-> B.Obj.g`
     Key(LinkKey),
-    /// `open B.Obj when CONDITION`
-    Open(OpenRule),
+    /// `open B.Obj when CONDITION` (boxed: a link has one or two, and its condition would
+    /// otherwise make every item, mappings included, as large as itself)
+    Open(Box<OpenRule>),
     /// `A.Obj.f -> B.Obj.g [map {...}] [via IDENTITY]`
     Mapping(Mapping),
 }

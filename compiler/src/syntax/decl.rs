@@ -180,11 +180,11 @@ fn link_item(pair: Pair<'_, Rule>) -> PResult<LinkItem> {
             right: expr::path(kids.next()?)?,
             span,
         })),
-        Rule::open_rule => Ok(LinkItem::Open(OpenRule {
+        Rule::open_rule => Ok(LinkItem::Open(Box::new(OpenRule {
             target: expr::path(kids.next()?)?,
             condition: expr::cond(kids.next()?)?,
             span,
-        })),
+        }))),
         Rule::mapping => {
             let source = expr::path(kids.next()?)?;
             let target = expr::path(kids.next()?)?;

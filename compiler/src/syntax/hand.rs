@@ -899,11 +899,11 @@ impl<'a> Parser<'a> {
             let target = self.path()?;
             self.kw("when")?;
             let condition = self.cond()?;
-            return Some(LinkItem::Open(OpenRule {
+            return Some(LinkItem::Open(Box::new(OpenRule {
                 target,
                 condition,
                 span: self.span(start),
-            }));
+            })));
         }
         let source = self.path()?;
         self.punct(b"->")?;
