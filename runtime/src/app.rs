@@ -351,9 +351,14 @@ pub async fn start(
     });
     // `--retain-events`: done events past the period go, in small batches, on the engine's
     // connection (the inbox's FULL one stays for acknowledged events).
-    let retention = config
-        .retention
-        .map(|r| tokio::spawn(crate::retention::run(store.clone(), r, rx.clone())));
+    let retention = config.retention.map(|r| {
+        tokio::spawn(crate::retention::run(
+            store.clone(),
+            r,
+            metrics.clone(),
+            rx.clone(),
+        ))
+    });
     let alerts = tokio::spawn(crate::workflow::alerts::run(
         engine.clone(),
         config.alert_interval,

@@ -66,6 +66,8 @@ pub struct Metrics {
     /// alarm; the engine backs off to the policy's longest wait instead of hammering.
     pub limit_exceeded: Family<SystemLabel, Counter>,
     pub dead_letters_total: Counter,
+    /// Finished events deleted from the inbox by retention (`--retain-events`).
+    pub events_pruned: Counter,
     /// Workflow runs per workflow and outcome (`started`, `done`).
     pub workflow_runs: Family<WorkflowLabel, Counter>,
     /// Workflow steps per workflow and outcome (`done`, `failed`).
@@ -96,6 +98,7 @@ impl Metrics {
             refused_writes: Family::default(),
             limit_exceeded: Family::default(),
             dead_letters_total: Counter::default(),
+            events_pruned: Counter::default(),
             workflow_runs: Family::default(),
             workflow_steps: Family::default(),
             alerts: Family::default(),
@@ -148,6 +151,11 @@ impl Metrics {
             "dead_lettered",
             "Events moved to the dead letters",
             m.dead_letters_total.clone(),
+        );
+        registry.register(
+            "events_pruned",
+            "Finished events deleted from the inbox after the retention period",
+            m.events_pruned.clone(),
         );
         registry.register(
             "workflow_runs",

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+use crate::metrics::Metrics;
 use crate::store::{now_ms, Store};
 
 /// The most done rows one transaction deletes (a few milliseconds).
@@ -64,9 +65,14 @@ pub async fn prune(
     }
 }
 
-/// Prunes every `retention.every` until `shutdown` turns true. A failed pass is logged and
-/// the next one runs.
-pub async fn run(store: Arc<dyn Store>, retention: Retention, mut shutdown: watch::Receiver<bool>) {
+/// Prunes every `retention.every` until `shutdown` turns true, counting what went in
+/// `seam_events_pruned_total`. A failed pass is logged and the next one runs.
+pub async fn run(
+    store: Arc<dyn Store>,
+    retention: Retention,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(retention.every) => {}
@@ -78,7 +84,10 @@ pub async fn run(store: Arc<dyn Store>, retention: Retention, mut shutdown: watc
         let stop = || *shutdown.borrow();
         match prune(store.as_ref(), retention.keep, &stop).await {
             Ok(0) => {}
-            Ok(n) => tracing::debug!(events = n, "retention: pruned done events"),
+            Ok(n) => {
+                metrics.events_pruned.inc_by(n as u64);
+                tracing::debug!(events = n, "retention: pruned done events");
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "retention: cannot prune done events; trying again in {:?}", retention.every)
             }
@@ -118,12 +127,14 @@ mod tests {
         let (done, busy) = (&claimed[0], &claimed[1]);
         store.complete_event(done).unwrap();
         let (stop, rx) = watch::channel(false);
+        let metrics = Arc::new(Metrics::new());
         let task = tokio::spawn(run(
             store.clone(),
             Retention {
                 keep: Duration::from_millis(1),
                 every: Duration::from_millis(20),
             },
+            metrics.clone(),
             rx,
         ));
         let end = std::time::Instant::now() + Duration::from_secs(5);
@@ -135,6 +146,18 @@ mod tests {
             store.event(busy.id).unwrap().is_some(),
             "a claimed event stays"
         );
+        // The task counts after its pass; the pass may still be between delete and count.
+        while metrics.events_pruned.get() == 0 {
+            assert!(
+                std::time::Instant::now() < end,
+                "the pruned event was not counted"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(metrics.events_pruned.get(), 1);
+        assert!(metrics
+            .render(Default::default())
+            .contains("seam_events_pruned_total 1"));
         stop.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(5), task)
             .await
