@@ -100,20 +100,7 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::NewEvent;
-
-    fn event(key: &str, record: &str) -> NewEvent {
-        NewEvent {
-            idempotency_key: key.into(),
-            system: "sf".into(),
-            object: "Case".into(),
-            record_id: record.into(),
-            operation: "update".into(),
-            echo: false,
-            payload: "{}".into(),
-            received_at: 1_000,
-        }
-    }
+    use crate::store::tests::event;
 
     #[tokio::test]
     async fn the_background_task_prunes_done_events_and_stops_when_told() {

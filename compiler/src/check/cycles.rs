@@ -445,41 +445,26 @@ fn short(node: &GraphNode) -> String {
 mod tests {
     use super::*;
 
-    /// Every spec of the repository, and generated ones with and without cycles (a mapping
-    /// reversed, a field mapped onto itself).
+    /// Every spec of the repository (and the plan tests' generated one), and generated ones
+    /// with cycles (a mapping reversed, a field mapped onto itself).
     fn specs() -> Vec<(String, String)> {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let synthetic = crate::synthetic::spec(2_500);
-        let mut texts = vec![
-            ("synthetic".to_string(), synthetic.clone()),
+        let mut texts = crate::plan::tests::every_spec();
+        for (name, extra) in [
             (
-                "synthetic, a mapping both ways".to_string(),
-                synthetic.replacen(
-                    "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n",
-                    "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n  snow.u_obj0.u_f0 -> sf.Obj0__c.F0__c\n",
-                    1,
-                ),
+                "synthetic, a mapping both ways",
+                "  snow.u_obj0.u_f0 -> sf.Obj0__c.F0__c\n",
             ),
             (
-                "synthetic, a self-loop".to_string(),
-                synthetic.replacen(
-                    "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n",
-                    "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n  sf.Obj0__c.F1__c -> sf.Obj0__c.F1__c\n",
-                    1,
-                ),
+                "synthetic, a self-loop",
+                "  sf.Obj0__c.F1__c -> sf.Obj0__c.F1__c\n",
             ),
-        ];
-        for dir in ["examples", "spec/corpus", "tests/fixtures"] {
-            let mut paths: Vec<_> = std::fs::read_dir(format!("{root}/{dir}"))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|x| x == "seam"))
-                .collect();
-            paths.sort();
-            for p in paths {
-                let text = std::fs::read_to_string(&p).unwrap();
-                texts.push((p.display().to_string(), text));
-            }
+        ] {
+            let first = "  sf.Obj0__c.F0__c -> snow.u_obj0.u_f0\n";
+            texts.push((
+                name.to_string(),
+                synthetic.replacen(first, &format!("{first}{extra}"), 1),
+            ));
         }
         texts
     }

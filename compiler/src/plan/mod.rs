@@ -503,4 +503,4 @@ pub struct PlanAlert {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
-mod tests;
+pub(crate) mod tests;

@@ -174,7 +174,7 @@ fn the_committed_schema_is_the_generated_one() {
 
 /// Every spec the repository holds (examples, corpus, fixtures), and a generated one large
 /// enough for the threaded paths (2,500 mappings: the checks' second thread, a chunked parse).
-fn every_spec() -> Vec<(String, String)> {
+pub(crate) fn every_spec() -> Vec<(String, String)> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut texts: Vec<(String, String)> =
         vec![("synthetic".into(), crate::synthetic::spec(2_500))];

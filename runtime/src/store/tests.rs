@@ -9,7 +9,8 @@ use super::sqlite::SqliteStore;
 use super::*;
 use std::sync::Arc;
 
-fn event(key: &str, record: &str) -> NewEvent {
+/// An update of `record` with idempotency key `key`, received at 1,000 (other tests' too).
+pub(crate) fn event(key: &str, record: &str) -> NewEvent {
     NewEvent {
         idempotency_key: key.into(),
         system: "sf".into(),
