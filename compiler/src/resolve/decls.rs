@@ -116,7 +116,7 @@ impl Resolver {
             }
         }
         self.model.add_system(System {
-            alias: decl.alias.name.clone(),
+            alias: String::from(decl.alias.name.as_str()),
             kind,
             decl: decl.clone(),
         });
@@ -250,7 +250,10 @@ impl Resolver {
             match (kind, fields) {
                 (Some(kind), Some((def, custom))) => {
                     seen.insert(
-                        (decl.system.name.clone(), decl.object.name.clone()),
+                        (
+                            String::from(decl.system.name.as_str()),
+                            String::from(decl.object.name.as_str()),
+                        ),
                         decl.object.span,
                     );
                     self.diagnostics.extend(diagnostics);
@@ -266,7 +269,10 @@ impl Resolver {
         let Some(kind) = self.lookup().lookup_system(&decl.system) else {
             return;
         };
-        let key = (decl.system.name.clone(), decl.object.name.clone());
+        let key = (
+            String::from(decl.system.name.as_str()),
+            String::from(decl.object.name.as_str()),
+        );
         if let Some(&first) = seen.get(&key) {
             self.error(
                 Diagnostic::error(
@@ -357,7 +363,7 @@ impl Resolver {
             let mut inputs = Vec::new();
             for input in from {
                 if self.lookup().lookup_field(&obj, input).is_some() {
-                    inputs.push(input.name.clone());
+                    inputs.push(String::from(input.name.as_str()));
                 }
             }
             if let Some(mut def) = self
@@ -374,10 +380,10 @@ impl Resolver {
     }
 
     pub(crate) fn identity(&mut self, decl: &IdentityDecl) {
-        if self.identity_index.contains_key(&decl.name.name) {
+        if self.identity_index.contains_key(decl.name.name.as_str()) {
             let first = self
                 .identity_index
-                .get(&decl.name.name)
+                .get(decl.name.name.as_str())
                 .and_then(|&i| self.model.identities.get(i))
                 .map(|i| i.name_span)
                 .unwrap_or_default();
@@ -398,10 +404,12 @@ impl Resolver {
         let (Some(left), Some(right)) = (left, right) else {
             return;
         };
-        self.identity_index
-            .insert(decl.name.name.clone(), self.model.identities.len());
+        self.identity_index.insert(
+            String::from(decl.name.name.as_str()),
+            self.model.identities.len(),
+        );
         self.model.identities.push(Identity {
-            name: decl.name.name.clone(),
+            name: String::from(decl.name.name.as_str()),
             name_span: decl.name.span,
             left,
             right,
@@ -588,8 +596,10 @@ impl Lookup<'_> {
     }
 
     pub(crate) fn identity_by_name(&mut self, name: &crate::syntax::ast::Ident) -> Option<usize> {
-        if let Some(&i) = self.identity_index.get(&name.name) {
-            self.mentions.identities.insert(name.name.clone());
+        if let Some(&i) = self.identity_index.get(name.name.as_str()) {
+            self.mentions
+                .identities
+                .insert(String::from(name.name.as_str()));
             return Some(i);
         }
         let names: Vec<String> = self

@@ -303,7 +303,7 @@ impl Resolver {
                 continue;
             }
             first_seen = Some(decl.span);
-            self.model.name = Some(decl.name.name.clone());
+            self.model.name = Some(String::from(decl.name.name.as_str()));
             if i != 0 {
                 self.diagnostics.push(
                     Diagnostic::error(
@@ -337,11 +337,11 @@ impl Resolver {
         name: &crate::syntax::ast::Ident,
         seen: &mut HashMap<String, Span>,
     ) -> bool {
-        if let Some(&first) = seen.get(&name.name) {
+        if let Some(&first) = seen.get(name.name.as_str()) {
             self.diagnostics.push(duplicate_name(kind, name, first));
             return false;
         }
-        seen.insert(name.name.clone(), name.span);
+        seen.insert(String::from(name.name.as_str()), name.span);
         true
     }
 

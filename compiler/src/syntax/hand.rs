@@ -210,7 +210,7 @@ impl<'a> Parser<'a> {
             return None;
         }
         Some(Ident {
-            name: name.to_string(),
+            name: name.into(),
             span: Span::new(at, end),
         })
     }
@@ -242,7 +242,10 @@ impl<'a> Parser<'a> {
     fn path(&mut self) -> R<Path> {
         let start = self.pos;
         let mut end = self.name_end(start)?;
-        let mut segments = vec![self.name(start, end, true)?];
+        // Room for `system.Object.field`, what nearly every path is: one allocation of three
+        // names, where `vec![first]` then a push made two (one name, then four).
+        let mut segments = Vec::with_capacity(3);
+        segments.push(self.name(start, end, true)?);
         while self.at(end) == Some(b'.') {
             let Some(next_end) = self.name_end(end + 1) else {
                 break;
