@@ -66,6 +66,10 @@ fn resolve_on(file: &SeamFile, threads: Option<bool>) -> (Model, Vec<Diagnostic>
             _ => None,
         })
         .collect();
+    // One claim per entry but for `Object.*` ones: the claims' list sized once, not doubled.
+    r.model
+        .owns
+        .reserve(owns.iter().map(|o| o.entries.len()).sum());
     let mut owns = r
         .each(&owns, |o| o.entries.len() + 1, 1, |lookup, o| lookup.own(o))
         .into_iter();
