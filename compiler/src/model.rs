@@ -4,7 +4,7 @@
 //! INVARIANT: everything in a [`Model`] resolved. Items whose names did not resolve were reported
 //! by `resolve` and left out, so one typo gives one diagnostic, not a cascade.
 
-use crate::catalog::{Catalog, FieldDef, FieldType, SystemKind};
+use crate::catalog::{Catalog, FieldDef, FieldType, IndexedObject, SystemKind};
 use crate::fx::HashMap;
 use crate::span::Span;
 use crate::syntax::ast;
@@ -413,8 +413,52 @@ impl Model {
     }
 }
 
+/// [`Model::field_def`] for many fields: each object's catalogue entry is looked up once and
+/// remembered by the addresses of its two shared names, so a field costs one hash of two
+/// numbers and its own name's lookup, instead of three string-keyed lookups (system, object,
+/// field). The checks ask this for every mapping's two fields (at 100,000 mappings, ~400,000
+/// lookups over a table of ~4,000 objects).
+///
+/// INVARIANT: the names a key was made from are alive while `self` is (they are borrowed from
+/// the model, or from fields the caller holds for as long as it asks), so an address is never
+/// reused by another name meanwhile. Equal names at two addresses (the resolver's threads
+/// each intern their own) are only two entries for the same object.
+pub struct FieldDefs<'m> {
+    model: &'m Model,
+    objects: HashMap<(usize, usize), Option<&'m IndexedObject>>,
+}
+
+impl<'m> FieldDefs<'m> {
+    pub fn new(model: &'m Model) -> Self {
+        FieldDefs {
+            model,
+            objects: HashMap::default(),
+        }
+    }
+
+    /// What [`Model::field_def`] returns for `field`.
+    pub fn get(&mut self, field: &FieldRef) -> Option<&'m FieldDef> {
+        let key = (address(&field.system), address(&field.object));
+        let model = self.model;
+        let object = *self.objects.entry(key).or_insert_with(|| {
+            let kind = model.kind(&field.system)?;
+            model.catalog.indexed(kind, &field.object)
+        });
+        object?.field(&field.field)
+    }
+
+    pub fn field_type(&mut self, field: &FieldRef) -> Option<&'m FieldType> {
+        self.get(field).map(|f| &f.ty)
+    }
+}
+
+fn address(name: &Name) -> usize {
+    Arc::as_ptr(name).cast::<u8>() as usize
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -426,6 +470,53 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
         assert_eq!(&*c, "Status");
+    }
+
+    /// Whatever the names' addresses (shared, separate copies of equal names, unknown
+    /// systems, objects and fields), the cache answers what `Model::field_def` answers.
+    #[test]
+    fn field_defs_answer_what_field_def_answers() {
+        let (model, diagnostics) = crate::resolve::resolve(
+            &crate::syntax::parse(
+                "seam t\n\
+                 system sf: salesforce { url = env(\"U\") auth = oauth_client_credentials(client_id = env(\"A\"), client_secret = env(\"B\")) }\n\
+                 object sf.Case { Tier__c: text }\n",
+            )
+            .unwrap(),
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let mut names = Names::default();
+        let mut other = Names::default();
+        let mut fields = Vec::new();
+        for system in ["sf", "snow", "nope"] {
+            for object in ["Case", "Account", "Nope__c"] {
+                for field in ["Subject", "Tier__c", "Name", "Id", "Nope__c"] {
+                    for interner in [&mut names, &mut other] {
+                        fields.push(FieldRef {
+                            system: interner.get(system),
+                            object: interner.get(object),
+                            field: interner.get(field),
+                        });
+                    }
+                    fields.push(FieldRef {
+                        system: system.into(),
+                        object: object.into(),
+                        field: field.into(),
+                    });
+                }
+            }
+        }
+        let mut defs = FieldDefs::new(&model);
+        let mut found = 0;
+        for _ in 0..2 {
+            for f in &fields {
+                let cached = defs.get(f).map(|d| d as *const FieldDef);
+                let direct = model.field_def(f).map(|d| d as *const FieldDef);
+                assert_eq!(cached, direct, "{f}");
+                found += usize::from(direct.is_some());
+            }
+        }
+        assert!(found > 0);
     }
 
     #[test]

@@ -221,11 +221,15 @@ impl ObjectDef {
 /// spec with many mappings never scans the catalogue.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
-    systems: HashMap<SystemKind, HashMap<String, Entry>>,
+    systems: HashMap<SystemKind, HashMap<String, IndexedObject>>,
 }
 
+/// An object as the catalogue holds it: its definition and its indexes by field and by
+/// relationship name. Public so that `resolve` can build a spec's object on a worker thread,
+/// indexes included, and hand it over whole ([`Catalog::insert_indexed`]) instead of the
+/// catalogue indexing every field again on the resolving thread.
 #[derive(Clone, Debug)]
-struct Entry {
+pub struct IndexedObject {
     def: ObjectDef,
     /// field name -> index into `def.fields`
     fields: HashMap<String, usize>,
@@ -233,24 +237,53 @@ struct Entry {
     relationships: HashMap<String, usize>,
 }
 
-impl Entry {
-    fn new(def: ObjectDef) -> Self {
-        let mut entry = Entry {
+impl IndexedObject {
+    pub fn new(def: ObjectDef) -> Self {
+        let mut entry = IndexedObject {
             def,
             fields: HashMap::default(),
             relationships: HashMap::default(),
         };
-        entry.reindex();
+        entry.fields.reserve(entry.def.fields.len());
+        for (i, f) in entry.def.fields.iter().enumerate() {
+            entry.fields.insert(f.name.clone(), i);
+            if let Some(rel) = &f.relationship {
+                entry.relationships.insert(rel.clone(), i);
+            }
+        }
         entry
     }
 
-    fn reindex(&mut self) {
-        self.fields.clear();
-        self.relationships.clear();
-        for (i, f) in self.def.fields.iter().enumerate() {
-            self.fields.insert(f.name.clone(), i);
-            if let Some(rel) = &f.relationship {
-                self.relationships.insert(rel.clone(), i);
+    pub fn def(&self) -> &ObjectDef {
+        &self.def
+    }
+
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.get(name).and_then(|&i| self.def.fields.get(i))
+    }
+
+    /// Room for `additional` more fields (an `object` block's, counted before it is read).
+    pub fn reserve(&mut self, additional: usize) {
+        self.def.fields.reserve_exact(additional);
+        self.fields.reserve(additional);
+    }
+
+    /// Adds a field, or replaces the field of the same name (whose index entries stay).
+    pub fn put_field(&mut self, field: FieldDef) {
+        match self.fields.get(&field.name) {
+            Some(&i) => {
+                if let Some(slot) = self.def.fields.get_mut(i) {
+                    *slot = field;
+                }
+            }
+            None => {
+                self.fields
+                    .insert(field.name.clone(), self.def.fields.len());
+                if let Some(rel) = &field.relationship {
+                    self.relationships
+                        .insert(rel.clone(), self.def.fields.len());
+                }
+                self.def.fields.push(field);
             }
         }
     }
@@ -274,23 +307,33 @@ impl Catalog {
         self.systems
             .entry(kind)
             .or_default()
-            .insert(object.name.clone(), Entry::new(object));
+            .insert(object.name.clone(), IndexedObject::new(object));
+    }
+
+    /// Adds or replaces an object already indexed (what [`Catalog::insert`] does with a
+    /// definition, without indexing it here).
+    pub fn insert_indexed(&mut self, kind: SystemKind, object: IndexedObject) {
+        self.systems
+            .entry(kind)
+            .or_default()
+            .insert(object.def.name.clone(), object);
     }
 
     pub fn object(&self, kind: SystemKind, name: &str) -> Option<&ObjectDef> {
         self.entry(kind, name).map(|e| &e.def)
     }
 
-    fn entry(&self, kind: SystemKind, name: &str) -> Option<&Entry> {
+    /// An object with its indexes.
+    pub fn indexed(&self, kind: SystemKind, name: &str) -> Option<&IndexedObject> {
         self.systems.get(&kind)?.get(name)
     }
 
+    fn entry(&self, kind: SystemKind, name: &str) -> Option<&IndexedObject> {
+        self.indexed(kind, name)
+    }
+
     pub fn field(&self, kind: SystemKind, object: &str, field: &str) -> Option<&FieldDef> {
-        let entry = self.entry(kind, object)?;
-        entry
-            .fields
-            .get(field)
-            .and_then(|&i| entry.def.fields.get(i))
+        self.entry(kind, object)?.field(field)
     }
 
     /// The reference field a relationship name walks through (`Case` + `Account` -> `AccountId`).
@@ -308,24 +351,7 @@ impl Catalog {
         let Some(entry) = self.systems.get_mut(&kind).and_then(|m| m.get_mut(object)) else {
             return false;
         };
-        match entry.fields.get(&field.name) {
-            Some(&i) => {
-                if let Some(slot) = entry.def.fields.get_mut(i) {
-                    *slot = field;
-                }
-            }
-            None => {
-                entry
-                    .fields
-                    .insert(field.name.clone(), entry.def.fields.len());
-                if let Some(rel) = &field.relationship {
-                    entry
-                        .relationships
-                        .insert(rel.clone(), entry.def.fields.len());
-                }
-                entry.def.fields.push(field);
-            }
-        }
+        entry.put_field(field);
         true
     }
 

@@ -154,3 +154,49 @@ fn builtin_lookups() {
         assert!(sn.contains(&n), "{n}");
     }
 }
+
+/// An object grown field by field (what `resolve` does on a worker) has the indexes that
+/// indexing its final definition in one go gives (what the catalogue did on the resolving
+/// thread): added fields, a relationship, a replaced field, for every built-in object and a
+/// new custom one.
+#[test]
+fn an_object_grown_field_by_field_is_indexed_as_if_built_whole() {
+    let mut objects = all();
+    objects.push((
+        SystemKind::Salesforce,
+        ObjectDef {
+            name: "New__c".into(),
+            label: "New__c".into(),
+            key_prefix: None,
+            auto_number: None,
+            fields: vec![FieldDef::new("Id", "Id", FieldType::Id)],
+            standard: false,
+        },
+    ));
+    for (_, def) in objects {
+        let mut grown = IndexedObject::new(def.clone());
+        grown.reserve(3);
+        let mut added = FieldDef::new("Extra__c", "Extra__c", FieldType::text());
+        added.standard = false;
+        grown.put_field(added);
+        let mut reference =
+            FieldDef::new("Parent__c", "Parent__c", FieldType::reference("Account"));
+        reference.relationship = Some("Parent__r".into());
+        grown.put_field(reference);
+        // Replacing keeps the field's place and its index entries.
+        let first = def.fields.first().cloned().unwrap();
+        grown.put_field(FieldDef {
+            label: "replaced".into(),
+            ..first.clone()
+        });
+        let whole = IndexedObject::new(grown.def().clone());
+        assert_eq!(grown.fields, whole.fields, "{}", def.name);
+        assert_eq!(grown.relationships, whole.relationships, "{}", def.name);
+        assert_eq!(grown.def().fields.len(), def.fields.len() + 2);
+        assert_eq!(grown.field(&first.name).unwrap().label, "replaced");
+        assert_eq!(
+            grown.field("Parent__c").map(|f| &f.name),
+            whole.def().relationship("Parent__r").map(|f| &f.name)
+        );
+    }
+}

@@ -5,15 +5,16 @@ use crate::catalog::FieldType;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::fx::HashMap;
-use crate::model::{Cond, FieldRef, Mapping, Model, Operand, Step, Trigger, Value};
+use crate::model::{Cond, FieldDefs, FieldRef, Mapping, Model, Operand, Step, Trigger, Value};
 use crate::span::Span;
 use crate::syntax::ast::{LitKind, Literal, MapPattern};
 
 pub fn check(model: &Model) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    let mut defs = FieldDefs::new(model);
     for link in &model.links {
         for m in &link.mappings {
-            mapping(model, m, &mut out);
+            mapping(&mut defs, m, &mut out);
         }
         for open in &link.opens {
             condition(&open.condition, &mut out);
@@ -21,7 +22,7 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     }
     for w in &model.workflows {
         if let Trigger::Becomes { field, value } = &w.trigger {
-            if let Some(ty) = model.field_type(&field.node) {
+            if let Some(ty) = defs.field_type(&field.node) {
                 literal_in(&field.node, ty, value, &mut out);
             }
         }
@@ -32,7 +33,7 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
             if let Step::Create { assignments, .. } | Step::Update { assignments, .. } = step {
                 for a in assignments {
                     if let (Value::Literal(lit), Some(ty)) =
-                        (&a.value, model.field_type(&a.field.node))
+                        (&a.value, defs.field_type(&a.field.node))
                     {
                         literal_in(&a.field.node, ty, lit, &mut out);
                     }
@@ -61,10 +62,10 @@ fn list(values: &[String]) -> String {
         .join(", ")
 }
 
-fn mapping(model: &Model, m: &Mapping, out: &mut Vec<Diagnostic>) {
+fn mapping(defs: &mut FieldDefs<'_>, m: &Mapping, out: &mut Vec<Diagnostic>) {
     let (Some(src_ty), Some(dst_ty)) = (
-        model.field_type(&m.source.node),
-        model.field_type(&m.target.node),
+        defs.field_type(&m.source.node),
+        defs.field_type(&m.target.node),
     ) else {
         return;
     };

@@ -7,7 +7,7 @@
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::fx::HashMap;
-use crate::model::{FieldRef, LinkKey, Model, Spanned, Step};
+use crate::model::{FieldDefs, FieldRef, LinkKey, Model, Spanned, Step};
 use crate::span::Span;
 use std::collections::hash_map::Entry;
 
@@ -180,9 +180,10 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     let claims = grouped(model);
     let mut out = Vec::new();
     not_owner(model, &claims, &mut out);
+    let mut defs = FieldDefs::new(model);
     // Diagnostics are sorted by position at the end, so the map's order does not matter.
     for (field, list) in &claims {
-        conflicts(model, field, list.as_slice(), &mut out);
+        conflicts(&mut defs, field, list.as_slice(), &mut out);
     }
     out
 }
@@ -231,14 +232,19 @@ fn not_owner(model: &Model, claims: &HashMap<&FieldRef, Claims<'_>>, out: &mut V
 }
 
 /// Rule 3 and detail 8: one owner and one writer per field.
-fn conflicts(model: &Model, field: &FieldRef, list: &[Claim], out: &mut Vec<Diagnostic>) {
+fn conflicts(
+    defs: &mut FieldDefs<'_>,
+    field: &FieldRef,
+    list: &[Claim],
+    out: &mut Vec<Diagnostic>,
+) {
     // Fast path, the common case: only owners (they never conflict with each other), or a
     // single write into a field clients may write.
     let writers = list
         .iter()
         .filter(|c| !matches!(c.kind, ClaimKind::Owned { .. }))
         .count();
-    if writers == 0 || (list.len() == 1 && !model.field_def(field).is_some_and(|d| d.read_only)) {
+    if writers == 0 || (list.len() == 1 && !defs.get(field).is_some_and(|d| d.read_only)) {
         return;
     }
     let is = |c: &Claim, k: fn(&ClaimKind) -> bool| k(&c.kind);
@@ -260,7 +266,7 @@ fn conflicts(model: &Model, field: &FieldRef, list: &[Claim], out: &mut Vec<Diag
         .collect();
 
     // Fields the platform computes or sets cannot be written by anyone.
-    if let Some(def) = model.field_def(field) {
+    if let Some(def) = defs.get(field) {
         if def.read_only {
             let why = if def.derived_from.is_empty() {
                 "the platform sets it".to_string()

@@ -4,14 +4,15 @@
 use crate::catalog::FieldType;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use crate::model::{Cond, Mapping, Metric, Model, Operand};
+use crate::model::{Cond, FieldDefs, Mapping, Metric, Model, Operand};
 use crate::syntax::ast::{CmpOp, LitKind, Literal};
 
 pub fn check(model: &Model) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    let mut defs = FieldDefs::new(model);
     for link in &model.links {
         for m in &link.mappings {
-            mapping(model, m, &mut out);
+            mapping(model, &mut defs, m, &mut out);
         }
         for open in &link.opens {
             condition(&open.condition, &mut out);
@@ -45,10 +46,10 @@ fn assignable(from: &FieldType, to: &FieldType) -> bool {
     }
 }
 
-fn mapping(model: &Model, m: &Mapping, out: &mut Vec<Diagnostic>) {
+fn mapping(model: &Model, defs: &mut FieldDefs<'_>, m: &Mapping, out: &mut Vec<Diagnostic>) {
     let (Some(from), Some(to)) = (
-        model.field_type(&m.source.node),
-        model.field_type(&m.target.node),
+        defs.field_type(&m.source.node),
+        defs.field_type(&m.target.node),
     ) else {
         return;
     };

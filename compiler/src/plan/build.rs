@@ -182,7 +182,7 @@ fn system(s: &model::System) -> PlanSystem {
             }
             ("auth", ast::Expr::Func { name, args, .. }) => {
                 out.auth = Some(PlanAuth {
-                    scheme: name.name.clone(),
+                    scheme: String::from(name.name.as_str()),
                     params: args
                         .iter()
                         .filter_map(|a| {
@@ -195,7 +195,7 @@ fn system(s: &model::System) -> PlanSystem {
                                 _ => return None,
                             };
                             Some(AuthParam {
-                                name: a.name.name.clone(),
+                                name: String::from(a.name.name.as_str()),
                                 value,
                             })
                         })

@@ -2,7 +2,7 @@
 
 use super::workflows::Scope;
 use super::{Lookup, Resolver};
-use crate::catalog::{FieldDef, FieldType, ObjectDef, SystemKind};
+use crate::catalog::{FieldDef, FieldType, IndexedObject, ObjectDef, SystemKind};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::fx::HashMap;
@@ -116,7 +116,7 @@ impl Resolver {
             }
         }
         self.model.add_system(System {
-            alias: decl.alias.name.clone(),
+            alias: String::from(decl.alias.name.as_str()),
             kind,
             decl: decl.clone(),
         });
@@ -218,6 +218,10 @@ impl Resolver {
     /// [`Resolver::object`] in order instead.
     pub(crate) fn objects<'a>(&mut self, decls: &[&'a ObjectDecl]) {
         let mut seen = HashMap::default();
+        // At most one custom field per declared field: the list no longer grows by doubling
+        // (each doubling copied it to memory touched for the first time).
+        let declared: usize = decls.iter().map(|d| d.fields.len()).sum();
+        self.model.custom_fields.reserve(declared);
         // Per block, the platform when its fields can be resolved on their own.
         let mut keys = HashSet::default();
         let mut catalogue_keys = HashSet::default();
@@ -250,11 +254,14 @@ impl Resolver {
             match (kind, fields) {
                 (Some(kind), Some((def, custom))) => {
                     seen.insert(
-                        (decl.system.name.clone(), decl.object.name.clone()),
+                        (
+                            String::from(decl.system.name.as_str()),
+                            String::from(decl.object.name.as_str()),
+                        ),
                         decl.object.span,
                     );
                     self.diagnostics.extend(diagnostics);
-                    self.model.catalog.insert(kind, def);
+                    self.model.catalog.insert_indexed(kind, def);
                     self.model.custom_fields.extend(custom);
                 }
                 _ => self.object(decl, &mut seen),
@@ -266,7 +273,10 @@ impl Resolver {
         let Some(kind) = self.lookup().lookup_system(&decl.system) else {
             return;
         };
-        let key = (decl.system.name.clone(), decl.object.name.clone());
+        let key = (
+            String::from(decl.system.name.as_str()),
+            String::from(decl.object.name.as_str()),
+        );
         if let Some(&first) = seen.get(&key) {
             self.error(
                 Diagnostic::error(
@@ -357,7 +367,7 @@ impl Resolver {
             let mut inputs = Vec::new();
             for input in from {
                 if self.lookup().lookup_field(&obj, input).is_some() {
-                    inputs.push(input.name.clone());
+                    inputs.push(String::from(input.name.as_str()));
                 }
             }
             if let Some(mut def) = self
@@ -374,10 +384,10 @@ impl Resolver {
     }
 
     pub(crate) fn identity(&mut self, decl: &IdentityDecl) {
-        if self.identity_index.contains_key(&decl.name.name) {
+        if self.identity_index.contains_key(decl.name.name.as_str()) {
             let first = self
                 .identity_index
-                .get(&decl.name.name)
+                .get(decl.name.name.as_str())
                 .and_then(|&i| self.model.identities.get(i))
                 .map(|i| i.name_span)
                 .unwrap_or_default();
@@ -398,10 +408,12 @@ impl Resolver {
         let (Some(left), Some(right)) = (left, right) else {
             return;
         };
-        self.identity_index
-            .insert(decl.name.name.clone(), self.model.identities.len());
+        self.identity_index.insert(
+            String::from(decl.name.name.as_str()),
+            self.model.identities.len(),
+        );
         self.model.identities.push(Identity {
-            name: decl.name.name.clone(),
+            name: String::from(decl.name.name.as_str()),
             name_span: decl.name.span,
             left,
             right,
@@ -487,28 +499,23 @@ impl Lookup<'_> {
         &mut self,
         decl: &ObjectDecl,
         kind: SystemKind,
-    ) -> (ObjectDef, Vec<CustomField>) {
+    ) -> (IndexedObject, Vec<CustomField>) {
         let model = self.model;
         let obj = ObjRef {
             system: self.names.get(&decl.system.name),
             object: self.names.get(&decl.object.name),
         };
-        let mut def = match model.catalog.object(kind, &obj.object) {
+        // Built with its indexes, as the catalogue holds it, so that the resolving thread only
+        // moves it in (it indexed every field again: at 100,000 mappings, 200,000 name copies
+        // and inserts on the serial path).
+        let mut def = match model.catalog.indexed(kind, &obj.object) {
             Some(def) => def.clone(),
-            None => new_object(kind, &obj.object),
+            None => IndexedObject::new(new_object(kind, &obj.object)),
         };
-        // Field name -> index into `def.fields`, as the catalogue's own index.
-        let mut index: HashMap<String, usize> = def
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.clone(), i))
-            .collect();
         // Sized for every declared field at once: a large object grew its field list (and
         // maps) by doubling, copying and leaving up to half of each unused.
         let declared = decl.fields.len();
-        def.fields.reserve_exact(declared);
-        index.reserve(declared);
+        def.reserve(declared);
         let mut custom = Vec::with_capacity(declared);
         let mut fields_seen: HashMap<&str, Span> = HashMap::default();
         fields_seen.reserve(declared);
@@ -520,24 +527,24 @@ impl Lookup<'_> {
             }
             fields_seen.insert(name, field.name.span);
             let ty = convert_type(&field.ty.kind);
-            let existing = index.get(name).and_then(|&i| def.fields.get(i));
+            let existing = def.field(name);
             match existing {
                 Some(std) if std.standard => {
                     if let (FieldType::Picklist { .. }, FieldType::Picklist { .. }) = (&std.ty, &ty)
                     {
                         let replaced = FieldDef { ty, ..std.clone() };
-                        put_field(&mut def, &mut index, replaced);
+                        def.put_field(replaced);
                     } else {
                         let d = standard_redeclared(kind, &obj, field, std);
                         self.error(d);
                     }
                 }
                 _ if !kind.is_custom_name(name) => {
-                    let d = not_custom(kind, &obj, field, Some(&def));
+                    let d = not_custom(kind, &obj, field, Some(def.def()));
                     self.error(d);
                 }
                 _ => {
-                    put_field(&mut def, &mut index, custom_field(kind, field, ty));
+                    def.put_field(custom_field(kind, field, ty));
                     custom.push(CustomField {
                         field: obj.field(self.names.get(name)),
                         span: field.name.span,
@@ -588,8 +595,10 @@ impl Lookup<'_> {
     }
 
     pub(crate) fn identity_by_name(&mut self, name: &crate::syntax::ast::Ident) -> Option<usize> {
-        if let Some(&i) = self.identity_index.get(&name.name) {
-            self.mentions.identities.insert(name.name.clone());
+        if let Some(&i) = self.identity_index.get(name.name.as_str()) {
+            self.mentions
+                .identities
+                .insert(String::from(name.name.as_str()));
             return Some(i);
         }
         let names: Vec<String> = self
@@ -644,22 +653,6 @@ fn custom_field(kind: SystemKind, field: &FieldDecl, ty: FieldType) -> FieldDef 
         def.relationship = Some(relationship_name(kind, &field.name.name, &target.name));
     }
     def
-}
-
-/// Adds a field to an object, or replaces the field of the same name (`Catalog::put_field`
-/// on a copy of the object, with its own index).
-fn put_field(def: &mut ObjectDef, index: &mut HashMap<String, usize>, field: FieldDef) {
-    match index.get(&field.name) {
-        Some(&i) => {
-            if let Some(slot) = def.fields.get_mut(i) {
-                *slot = field;
-            }
-        }
-        None => {
-            index.insert(field.name.clone(), def.fields.len());
-            def.fields.push(field);
-        }
-    }
 }
 
 fn standard_redeclared(

@@ -39,7 +39,7 @@ impl Resolver {
 
     /// Reports a link whose name an earlier link has; true if `decl` is one.
     pub(crate) fn duplicate_link(&mut self, decl: &LinkDecl) -> bool {
-        let Some(entry) = self.link_index.get(&decl.name.name) else {
+        let Some(entry) = self.link_index.get(decl.name.name.as_str()) else {
             return false;
         };
         let first = entry
@@ -65,12 +65,15 @@ impl Resolver {
     pub(crate) fn add_link(&mut self, decl: &LinkDecl, link: Option<Link>) {
         match link {
             Some(link) => {
-                self.link_index
-                    .insert(decl.name.name.clone(), Some(self.model.links.len()));
+                self.link_index.insert(
+                    String::from(decl.name.name.as_str()),
+                    Some(self.model.links.len()),
+                );
                 self.model.links.push(link);
             }
             None => {
-                self.link_index.insert(decl.name.name.clone(), None);
+                self.link_index
+                    .insert(String::from(decl.name.name.as_str()), None);
             }
         }
     }
@@ -88,7 +91,7 @@ impl Lookup<'_> {
             return None;
         };
         let mut link = Link {
-            name: decl.name.name.clone(),
+            name: String::from(decl.name.name.as_str()),
             name_span: decl.name.span,
             left,
             right,
@@ -283,7 +286,7 @@ impl Lookup<'_> {
     }
 
     pub(crate) fn link_by_name(&mut self, name: &Ident) -> Option<usize> {
-        match self.link_index.get(&name.name) {
+        match self.link_index.get(name.name.as_str()) {
             Some(entry) => *entry,
             None => {
                 let names: Vec<String> = self.link_index.keys().cloned().collect();

@@ -66,6 +66,10 @@ fn resolve_on(file: &SeamFile, threads: Option<bool>) -> (Model, Vec<Diagnostic>
             _ => None,
         })
         .collect();
+    // One claim per entry but for `Object.*` ones: the claims' list sized once, not doubled.
+    r.model
+        .owns
+        .reserve(owns.iter().map(|o| o.entries.len()).sum());
     let mut owns = r
         .each(&owns, |o| o.entries.len() + 1, 1, |lookup, o| lookup.own(o))
         .into_iter();
@@ -303,7 +307,7 @@ impl Resolver {
                 continue;
             }
             first_seen = Some(decl.span);
-            self.model.name = Some(decl.name.name.clone());
+            self.model.name = Some(String::from(decl.name.name.as_str()));
             if i != 0 {
                 self.diagnostics.push(
                     Diagnostic::error(
@@ -337,11 +341,11 @@ impl Resolver {
         name: &crate::syntax::ast::Ident,
         seen: &mut HashMap<String, Span>,
     ) -> bool {
-        if let Some(&first) = seen.get(&name.name) {
+        if let Some(&first) = seen.get(name.name.as_str()) {
             self.diagnostics.push(duplicate_name(kind, name, first));
             return false;
         }
-        seen.insert(name.name.clone(), name.span);
+        seen.insert(String::from(name.name.as_str()), name.span);
         true
     }
 

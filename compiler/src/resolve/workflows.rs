@@ -71,7 +71,7 @@ impl Lookup<'_> {
             None => None,
         };
         Some(Workflow {
-            name: decl.name.name.clone(),
+            name: String::from(decl.name.name.as_str()),
             name_span: decl.name.span,
             trigger,
             guard,
@@ -140,7 +140,7 @@ impl Lookup<'_> {
             }
             ast::Step::Let { name, call, span } => {
                 let resolved = self.action(scope, call);
-                if let Some(&first) = scope.bindings.get(&name.name) {
+                if let Some(&first) = scope.bindings.get(name.name.as_str()) {
                     self.error(
                         Diagnostic::error(
                             Code::NameDuplicate,
@@ -152,11 +152,13 @@ impl Lookup<'_> {
                         .with_help("give each `let` its own name"),
                     );
                 }
-                scope.bindings.insert(name.name.clone(), name.span);
+                scope
+                    .bindings
+                    .insert(String::from(name.name.as_str()), name.span);
                 let (system, action, args) = resolved?;
                 Some(Step::Action {
                     binding: Some(Spanned {
-                        node: name.name.clone(),
+                        node: String::from(name.name.as_str()),
                         span: name.span,
                     }),
                     system,
@@ -342,7 +344,7 @@ impl Lookup<'_> {
             }
             match self.value(scope, &arg.value) {
                 Some(value) => args.push(Arg {
-                    name: arg.name.name.clone(),
+                    name: String::from(arg.name.name.as_str()),
                     value,
                     span: arg.span,
                 }),
@@ -382,7 +384,13 @@ impl Lookup<'_> {
             );
             complete = false;
         }
-        complete.then(|| (call.system.name.clone(), action.name.to_string(), args))
+        complete.then(|| {
+            (
+                String::from(call.system.name.as_str()),
+                action.name.to_string(),
+                args,
+            )
+        })
     }
 
     /// A value in a step or an alert: a literal, a template string, a path or a `let` name.
@@ -426,7 +434,7 @@ impl Lookup<'_> {
                 [name] => self.single_name(scope, name, false).map(|p| match p {
                     TemplatePart::Binding(b) => Value::Binding(b),
                     _ => Value::Binding(Spanned {
-                        node: name.name.clone(),
+                        node: String::from(name.name.as_str()),
                         span: name.span,
                     }),
                 }),
@@ -457,9 +465,9 @@ impl Lookup<'_> {
         name: &Ident,
         allow_metric: bool,
     ) -> Option<TemplatePart> {
-        if scope.bindings.contains_key(&name.name) {
+        if scope.bindings.contains_key(name.name.as_str()) {
             return Some(TemplatePart::Binding(Spanned {
-                node: name.name.clone(),
+                node: String::from(name.name.as_str()),
                 span: name.span,
             }));
         }

@@ -215,7 +215,7 @@ pub(super) fn ident(pair: &Pair<'_, Rule>) -> PResult<Ident> {
         return Err(internal("a reserved word as a bare name", start));
     }
     Ok(Ident {
-        name: name.to_string(),
+        name: name.into(),
         span: Span::new(start, start + name.len()),
     })
 }

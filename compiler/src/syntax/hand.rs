@@ -52,6 +52,7 @@ pub(super) fn items(src: &str, start: usize, end: usize) -> Option<Vec<Item>> {
         pos: start,
         last: start,
         depth: 0,
+        lists: Lists::default(),
     };
     p.skip();
     let mut out = Vec::new();
@@ -79,6 +80,20 @@ struct Parser<'a> {
     last: usize,
     /// How many argument lists are open (values nest through `f(a = g(...))`).
     depth: usize,
+    /// Gathering lists for the long blocks, kept from block to block.
+    lists: Lists,
+}
+
+/// Where the elements of the blocks that run long (a link's items, an object's fields, an
+/// `own` block's entries: ~50 each in a generated spec) are gathered before they are moved into
+/// a list of exactly their number ([`Parser::braced_exact`]). A list grown by doubling in
+/// place copied its elements four or five times into fresh memory and kept up to half of it
+/// unused; the AST of a large spec is mostly these lists.
+#[derive(Default)]
+struct Lists {
+    link_items: Vec<LinkItem>,
+    fields: Vec<FieldDecl>,
+    own_entries: Vec<OwnEntry>,
 }
 
 type R<T> = Option<T>;
@@ -183,6 +198,37 @@ impl<'a> Parser<'a> {
         Some(out)
     }
 
+    /// [`Parser::braced`] gathering into the list `list` picks from [`Lists`] (taken out while
+    /// the block is parsed, so a block of the same kind inside it, were there one, would only
+    /// gather into a new list), and returning a list of exactly the elements' number.
+    fn braced_exact<T>(
+        &mut self,
+        list: fn(&mut Lists) -> &mut Vec<T>,
+        each: impl FnMut(&mut Self) -> R<T>,
+    ) -> R<Vec<T>> {
+        let mut gathered = std::mem::take(list(&mut self.lists));
+        gathered.clear();
+        let exact = self.braced_into(&mut gathered, each);
+        *list(&mut self.lists) = gathered;
+        exact
+    }
+
+    fn braced_into<T>(
+        &mut self,
+        gathered: &mut Vec<T>,
+        mut each: impl FnMut(&mut Self) -> R<T>,
+    ) -> R<Vec<T>> {
+        self.expect(b'{')?;
+        while !self.eat(b'}') {
+            gathered.push(each(self)?);
+            self.eat(b',');
+        }
+        // `append` empties `gathered` but keeps its room for the next block.
+        let mut exact = Vec::with_capacity(gathered.len());
+        exact.append(gathered);
+        Some(exact)
+    }
+
     /// Takes a multi-byte punctuation token.
     fn punct(&mut self, p: &[u8]) -> R<()> {
         let end = self.pos + p.len();
@@ -210,7 +256,7 @@ impl<'a> Parser<'a> {
             return None;
         }
         Some(Ident {
-            name: name.to_string(),
+            name: name.into(),
             span: Span::new(at, end),
         })
     }
@@ -242,7 +288,10 @@ impl<'a> Parser<'a> {
     fn path(&mut self) -> R<Path> {
         let start = self.pos;
         let mut end = self.name_end(start)?;
-        let mut segments = vec![self.name(start, end, true)?];
+        // Room for `system.Object.field`, what nearly every path is: one allocation of three
+        // names, where `vec![first]` then a push made two (one name, then four).
+        let mut segments = Vec::with_capacity(3);
+        segments.push(self.name(start, end, true)?);
         while self.at(end) == Some(b'.') {
             let Some(next_end) = self.name_end(end + 1) else {
                 break;
@@ -706,7 +755,7 @@ impl<'a> Parser<'a> {
             }
             "object" => {
                 let (system, object) = self.two_names()?;
-                let fields = self.braced(Self::field)?;
+                let fields = self.braced_exact(|l| &mut l.fields, Self::field)?;
                 Item::Object(ObjectDecl {
                     system,
                     object,
@@ -729,7 +778,7 @@ impl<'a> Parser<'a> {
             }
             "own" => {
                 let system = self.ident()?;
-                let entries = self.braced(Self::own_entry)?;
+                let entries = self.braced_exact(|l| &mut l.own_entries, Self::own_entry)?;
                 Item::Own(OwnDecl {
                     system,
                     entries,
@@ -742,7 +791,7 @@ impl<'a> Parser<'a> {
                 let left = self.path()?;
                 self.punct(b"<->")?;
                 let right = self.path()?;
-                let items = self.braced(Self::link_item)?;
+                let items = self.braced_exact(|l| &mut l.link_items, Self::link_item)?;
                 Item::Link(LinkDecl {
                     name,
                     left,

@@ -94,7 +94,7 @@ fn hole(raw: &str, start: usize, end: usize, base: usize) -> Result<Path, Diagno
             ));
         }
         segments.push(Ident {
-            name: name.to_string(),
+            name: name.into(),
             span: Span::new(base + offset, base + offset + name.len()),
         });
         offset += name.len() + 1;
