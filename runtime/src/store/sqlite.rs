@@ -341,7 +341,15 @@ pub(super) fn insert_audit(conn: &Connection, entries: &[AuditEntry]) -> StoreRe
     Ok(())
 }
 
-/// Upserts last-written values inside the caller's transaction.
+/// Upserts last-written values inside the caller's transaction: an update, and an insert
+/// where it found no row.
+///
+/// Not `INSERT … ON CONFLICT DO UPDATE`: an upsert (and any statement whose `AFTER` trigger,
+/// the cache epoch's, writes too) keeps a statement journal under the default `ABORT`, a copy
+/// of every page it changes (allocations and copies on every event). `OR FAIL` needs none and
+/// the trigger's `UPDATE` inherits it; neither statement can fail that way (the update sets
+/// values, and the insert runs only where the update, in the same write transaction, found no
+/// row), and every caller's transaction is rolled back whole on any error.
 fn upsert_last_written(
     conn: &Connection,
     written: &[(ReplicaKey<'_>, Option<String>)],
@@ -350,19 +358,27 @@ fn upsert_last_written(
     if written.is_empty() {
         return Ok(());
     }
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO last_written (link, system, record_id, field, value, written_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (link, system, record_id, field) \
-             DO UPDATE SET value = excluded.value, written_at = excluded.written_at",
-        )
+    let mut update = conn
+        .prepare_cached(UPDATE_LAST_WRITTEN)
+        .map_err(err("prepare last written"))?;
+    let mut insert = conn
+        .prepare_cached(INSERT_LAST_WRITTEN)
         .map_err(err("prepare last written"))?;
     for (k, v) in written {
-        stmt.execute(params![k.link, k.system, k.record, k.field, v, now])
-            .map_err(err("write last written"))?;
+        let args = params![k.link, k.system, k.record, k.field, v, now];
+        if update.execute(args).map_err(err("write last written"))? == 0 {
+            insert.execute(args).map_err(err("write last written"))?;
+        }
     }
     Ok(())
 }
+
+const UPDATE_LAST_WRITTEN: &str = "UPDATE OR FAIL last_written \
+     SET value = ?5, written_at = ?6 \
+     WHERE link = ?1 AND system = ?2 AND record_id = ?3 AND field = ?4";
+
+const INSERT_LAST_WRITTEN: &str = "INSERT OR FAIL INTO last_written \
+     (link, system, record_id, field, value, written_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 // The inbox's queries by record. `inbox_record` (migration 6) holds unfinished events only:
 // SQLite uses it only for a query that states its condition, `status IN ('pending',
@@ -390,7 +406,11 @@ pub(super) const CLAIMABLE: &str = "SELECT i.id, i.record_key FROM inbox i \
 
 /// Claims one event, covering the pending events of its record queued so far; the claimed
 /// row is returned ([`EVENT_COLUMNS`]), so a claim is one statement per event.
-pub(super) const CLAIM_ONE: &str = "UPDATE inbox SET status = 'claimed', covers_through = \
+///
+/// `OR FAIL`, as [`MARK_DONE`]: `RETURNING` is a trigger inside SQLite, which under the
+/// default `ABORT` makes the statement keep a statement journal. It changes one row, sets
+/// constants and a `MAX` over a set that holds the row itself, and cannot fail that way.
+pub(super) const CLAIM_ONE: &str = "UPDATE OR FAIL inbox SET status = 'claimed', covers_through = \
        (SELECT MAX(id) FROM inbox WHERE record_key = ?2 AND status = 'pending' \
           AND status IN ('pending', 'claimed')) \
      WHERE id = ?1 \

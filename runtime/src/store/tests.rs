@@ -707,6 +707,61 @@ async fn the_engine_writer_answers_finishes_and_claims_queued_together() {
     assert_eq!(store.backlog(2_000).unwrap().depth, 0);
 }
 
+/// Grouped finishes write a last-written value and an observed trigger value, then overwrite
+/// both (an update where the row exists, an insert where it does not): one row per key, the
+/// latest value and time, and each write bumps the cache epoch another process watches.
+#[test]
+fn grouped_finishes_insert_then_update_last_written_and_observed_values() {
+    let (_dir, store) = temp();
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "a")])
+        .unwrap();
+    let epoch = |s: &SqliteStore| -> i64 {
+        let c = rusqlite::Connection::open(s.path()).unwrap();
+        c.query_row("SELECT n FROM cache_epoch", [], |r| r.get(0))
+            .unwrap()
+    };
+    let mut at = 3_000;
+    let mut before = epoch(&store);
+    for (key, value, priority) in [("k1", "one", "High"), ("k2", "two", "Low")] {
+        let claimed = store.claim_events(2_000, 10).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].event.idempotency_key, key);
+        let mut e = claimed[0].clone();
+        e.covers_through = e.id;
+        store
+            .finish_events(&[EventFinish {
+                written: vec![written("inc-a", "short_description", value)],
+                audit: Vec::new(),
+                observed: vec![(observed("a", "Priority"), Some(priority.into()))],
+                fate: Fate::Done(e),
+                at,
+            }])
+            .unwrap();
+        let c = rusqlite::Connection::open(store.path()).unwrap();
+        let rows: Vec<(String, i64)> = c
+            .prepare("SELECT value, written_at FROM last_written")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, vec![(value.to_string(), at)]);
+        let observed_rows: Vec<(String, i64)> = c
+            .prepare("SELECT value, observed_at FROM workflow_observed")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(observed_rows, vec![(priority.to_string(), at)]);
+        let now = epoch(&store);
+        assert_eq!(now, before + 2, "one bump per written table");
+        before = now;
+        at += 1_000;
+    }
+}
+
 /// A finish whose dead letter names an event that does not exist: it breaks the foreign key,
 /// so the transaction it is in must fail whole.
 fn dead_letter_of_a_missing_event() -> EventFinish {
