@@ -21,7 +21,7 @@ use crate::ingest::decode::EchoIdentity;
 use crate::ingest::{self, HookKind, HookSystem, IngestState};
 use crate::metrics::Metrics;
 use crate::reconcile;
-use crate::store::group::GroupCommit;
+use crate::store::group;
 use crate::store::offload::Offloaded;
 use crate::store::sqlite::{Durability, SqliteStore, WriteGate};
 use crate::store::Store;
@@ -312,12 +312,14 @@ pub async fn start(
         retry,
         pair_locks: Default::default(),
     });
+    // One writer thread for both connections' grouped commits (`store/group.rs`).
+    let (inbox_commit, engine_commit) = group::start(inbox, store.clone());
     let wake = Arc::new(Notify::new());
     let ready = Arc::new(AtomicBool::new(false));
     let state = Arc::new(IngestState {
         systems: hooks,
         echo,
-        commit: GroupCommit::start(inbox),
+        commit: inbox_commit,
         store: store.clone(),
         metrics: metrics.clone(),
         wake: wake.clone(),
@@ -364,7 +366,7 @@ pub async fn start(
         config.alert_interval,
         rx.clone(),
     ));
-    let workers = tokio::spawn(worker::run(engine, config.workers, wake, rx));
+    let workers = tokio::spawn(worker::run(engine, engine_commit, config.workers, wake, rx));
     ready.store(true, Ordering::Relaxed);
     tracing::info!(%addr, "seam runtime listening");
     Ok(Running {

@@ -37,9 +37,12 @@ impl Default for WorkerConfig {
     }
 }
 
-/// Runs until `shutdown` turns true, then waits for in-flight events to finish.
+/// Runs until `shutdown` turns true, then waits for in-flight events to finish. `commit` is
+/// the engine's writer over `engine.store` (in the runtime, the thread it shares with the
+/// inbox: [`crate::store::group::start`]).
 pub async fn run(
     engine: Arc<Engine>,
+    commit: FinishCommit,
     config: WorkerConfig,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
@@ -51,7 +54,6 @@ pub async fn run(
             "took back events claimed before a restart"
         );
     }
-    let commit = FinishCommit::start(engine.store.clone());
     let slots = Arc::new(Semaphore::new(config.concurrency));
     loop {
         if *shutdown.borrow() {
