@@ -235,21 +235,21 @@ pub async fn start(
     config: RuntimeConfig,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Running, String> {
-    // Two connections: the inbox's commits are the durability point (FULL); the engine's are
-    // re-derivable (NORMAL), and never wait behind an inbox fsync for the connection's lock.
-    // One write gate: each waits for the other's commit on a mutex, not in SQLite's busy sleeps.
-    let gate = WriteGate::default();
-    let inbox: Arc<dyn Store> = Arc::new(
-        SqliteStore::open_url_gated(&config.state, Durability::Full, gate.clone())
-            .map_err(|e| e.to_string())?,
-    );
+    // Two stores: the inbox's commits are the durability point (FULL); the engine's are
+    // re-derivable (NORMAL). They share one write connection, set to each store's level before
+    // its writes, so neither's commits drop the other's page cache (`store/sqlite.rs`).
+    let inbox_store =
+        SqliteStore::open_url_gated(&config.state, Durability::Full, WriteGate::default())
+            .map_err(|e| e.to_string())?;
     // The engine's store keeps every event's lookups in memory, checked against other
     // writers each time it claims (`store/cache.rs`).
     let store: Arc<dyn Store> = Arc::new(Offloaded(
-        SqliteStore::open_url_gated(&config.state, Durability::Normal, gate)
+        inbox_store
+            .sharing_writer(Durability::Normal)
             .map_err(|e| e.to_string())?
             .caching(),
     ));
+    let inbox: Arc<dyn Store> = Arc::new(inbox_store);
     let Connected {
         platforms,
         slack,

@@ -712,17 +712,13 @@ async fn the_engine_writer_answers_finishes_and_claims_queued_together() {
 /// own outcome; every event is claimed once, in record order, and finished.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_writer_thread_serves_the_inbox_and_the_engine_each_caller_its_own_answer() {
-    use super::sqlite::{Durability, WriteGate};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("seam.db");
-    let gate = WriteGate::default();
-    let inbox: Arc<dyn Store> =
-        Arc::new(SqliteStore::open_gated(&path, Durability::Full, gate.clone()).unwrap());
+    use super::sqlite::Durability;
+    // As the runtime opens them: one write connection, two levels.
+    let (_dir, inbox) = temp();
     let engine: Arc<dyn Store> = Arc::new(offload::Offloaded(
-        SqliteStore::open_gated(&path, Durability::Normal, gate)
-            .unwrap()
-            .caching(),
+        inbox.sharing_writer(Durability::Normal).unwrap().caching(),
     ));
+    let inbox: Arc<dyn Store> = Arc::new(inbox);
     let (ingest, writer) = group::start(inbox.clone(), engine.clone());
     // 40 events of 10 records, 60 requests: the last 20 repeat a key.
     let mut inserts = Vec::new();
@@ -797,6 +793,41 @@ async fn one_writer_thread_serves_the_inbox_and_the_engine_each_caller_its_own_a
             Some(Some("v".into()))
         );
     }
+}
+
+/// Two stores sharing one write connection (the runtime's inbox and engine): each write runs
+/// at its own store's `synchronous` level, whatever the other's last write left, and each
+/// store reads the other's commits.
+#[test]
+fn stores_sharing_a_writer_write_at_their_own_durability() {
+    use super::sqlite::Durability;
+    let (_dir, inbox) = temp();
+    let engine = inbox.sharing_writer(Durability::Normal).unwrap().caching();
+    const FULL: i64 = 2;
+    const NORMAL: i64 = 1;
+    assert_eq!(inbox.write_synchronous().unwrap(), FULL);
+    assert_eq!(engine.write_synchronous().unwrap(), NORMAL);
+    assert_eq!(inbox.write_synchronous().unwrap(), FULL);
+    inbox
+        .insert_events(&[event("k1", "a"), event("k2", "b")])
+        .unwrap();
+    let claimed = engine.claim_events(2_000, 10).unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(inbox.write_synchronous().unwrap(), FULL);
+    engine
+        .finish_and_claim(&[done(&claimed[0]), done(&claimed[1])], 3_000, 10)
+        .unwrap();
+    assert_eq!(engine.write_synchronous().unwrap(), NORMAL);
+    assert_eq!(inbox.backlog(3_000).unwrap().depth, 0);
+    let key = written("inc-a", "short_description", "v");
+    assert_eq!(
+        inbox.last_written(&key.key()).unwrap(),
+        Some(Some("v".into()))
+    );
+    assert_eq!(
+        engine.last_written(&key.key()).unwrap(),
+        Some(Some("v".into()))
+    );
 }
 
 /// Grouped finishes write a last-written value and an observed trigger value, then overwrite
