@@ -167,12 +167,14 @@ impl GroupCommit {
 
 /// What the engine's writer takes: an event's finish, or the dispatcher's claim.
 enum EngineWork {
-    Finish(Box<EventFinish>),
-    /// Claim due events for `free` idle workers.
-    Claim {
-        now: i64,
-        free: usize,
+    /// An event's finish; with `next_at`, the claim of one more event for its worker, in the
+    /// same transaction (`next_at`: the claim's now).
+    Finish {
+        finish: Box<EventFinish>,
+        next_at: Option<i64>,
     },
+    /// Claim due events for `free` idle workers.
+    Claim { now: i64, free: usize },
 }
 
 /// The engine's writer: finished events, and the claims of new ones in the same
@@ -189,15 +191,45 @@ impl FinishCommit {
 
     /// Commits one event's finish and returns once it is committed.
     pub async fn finish(&self, finish: EventFinish) -> StoreResult<()> {
+        let finish = Box::new(finish);
         self.0
-            .submit(|reply| Job::Engine(EngineWork::Finish(Box::new(finish)), reply))
+            .submit(|reply| {
+                Job::Engine(
+                    EngineWork::Finish {
+                        finish,
+                        next_at: None,
+                    },
+                    reply,
+                )
+            })
             .await
             .map(drop)
     }
 
-    /// Claims due events for `free` idle workers, in the transaction of the finishes queued
-    /// with it. It may return more than `free`: the workers of those finishes are free once
-    /// it commits (a caller waits for their slots).
+    /// Commits one event's finish and, in the same transaction, claims the next due event
+    /// for the worker it frees (`None`: nothing claimable). Returns once it is committed.
+    pub async fn finish_and_claim_next(
+        &self,
+        finish: EventFinish,
+        now: i64,
+    ) -> StoreResult<Option<InboxEvent>> {
+        let finish = Box::new(finish);
+        self.0
+            .submit(|reply| {
+                Job::Engine(
+                    EngineWork::Finish {
+                        finish,
+                        next_at: Some(now),
+                    },
+                    reply,
+                )
+            })
+            .await
+            .map(|events| events.into_iter().next())
+    }
+
+    /// Claims up to `free` due events for idle workers, in the transaction of the finishes
+    /// queued with it.
     pub async fn claim(&self, now: i64, free: usize) -> StoreResult<Vec<InboxEvent>> {
         self.0
             .submit(|reply| Job::Engine(EngineWork::Claim { now, free }, reply))
@@ -205,52 +237,84 @@ impl FinishCommit {
     }
 }
 
-/// One transaction for the finishes and the claim of a batch; an answer per item, in order.
+/// Whether a finish committed (its error if not).
+type Finished = Result<(), String>;
+/// The events a batch claimed (its error if the claim failed).
+type Claimed = Result<Vec<InboxEvent>, String>;
+
+/// One transaction for the finishes and the claims of a batch; an answer per item, in order:
+/// a finish that failed gets its error, and every item that asked gets at most what it asked
+/// for. Claimed events go only to items that can take them (a claim, or a finish that
+/// committed), so none is left claimed with nobody to run it.
 fn commit_engine_work(
     store: &dyn Store,
     work: Vec<EngineWork>,
 ) -> Vec<Result<Vec<InboxEvent>, String>> {
     let mut finishes = Vec::with_capacity(work.len());
-    let mut claim: Option<(i64, usize)> = None;
-    let mut is_claim = Vec::with_capacity(work.len());
+    // Per item: the index of its finish (if it is one), and how many events it asks for.
+    let mut items: Vec<(Option<usize>, usize)> = Vec::with_capacity(work.len());
+    let mut now: Option<i64> = None;
+    let mut later = |at: i64| now = Some(now.map_or(at, |n: i64| n.max(at)));
     for w in work {
         match w {
-            EngineWork::Finish(f) => {
-                finishes.push(*f);
-                is_claim.push(false);
+            EngineWork::Finish { finish, next_at } => {
+                items.push((Some(finishes.len()), usize::from(next_at.is_some())));
+                finishes.push(*finish);
+                if let Some(at) = next_at {
+                    later(at);
+                }
             }
-            EngineWork::Claim { now, free } => {
-                claim = Some(claim.map_or((now, free), |(n, f)| (n.max(now), f + free)));
-                is_claim.push(true);
+            EngineWork::Claim { now: at, free } => {
+                items.push((None, free));
+                later(at);
             }
         }
     }
-    let (finished, mut claimed) = match claim {
+    let asked = |finished: &[Finished]| -> usize {
+        items
+            .iter()
+            .filter(|(f, _)| f.is_none_or(|i| matches!(finished.get(i), Some(Ok(())))))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let (finished, claimed): (Vec<Finished>, Claimed) = match now {
         None => (finish_each_on_failure(store, &finishes), Ok(Vec::new())),
-        Some((now, free)) => {
-            // The batch's workers are free once it commits: claim for them too.
-            match store.finish_and_claim(&finishes, now, free + finishes.len()) {
-                Ok(events) => (finishes.iter().map(|_| Ok(())).collect(), Ok(events)),
+        Some(now) => {
+            let all_ok: Vec<Finished> = finishes.iter().map(|_| Ok(())).collect();
+            match store.finish_and_claim(&finishes, now, asked(&all_ok)) {
+                Ok(events) => (all_ok, Ok(events)),
                 Err(e) if finishes.is_empty() => (Vec::new(), Err(e.to_string())),
-                Err(_) => (
-                    finish_each_on_failure(store, &finishes),
-                    store.claim_events(now, free).map_err(|e| e.to_string()),
-                ),
+                Err(_) => {
+                    // Each finish alone, then a claim for those that can take events.
+                    let finished = finish_each_on_failure(store, &finishes);
+                    let wanted = asked(&finished);
+                    let claimed = if wanted == 0 {
+                        Ok(Vec::new())
+                    } else {
+                        store.claim_events(now, wanted).map_err(|e| e.to_string())
+                    };
+                    (finished, claimed)
+                }
             }
         }
     };
-    let mut finished = finished.into_iter();
-    is_claim
+    let mut claimed = claimed.map(Vec::into_iter);
+    items
         .into_iter()
-        .map(|claim| {
-            if claim {
-                // One dispatcher: a second claim in one batch gets nothing.
-                std::mem::replace(&mut claimed, Ok(Vec::new()))
-            } else {
-                finished
-                    .next()
-                    .unwrap_or_else(|| Err("the writer gave no answer".into()))
-                    .map(|()| Vec::new())
+        .map(|(finish, wants)| {
+            let finished = match finish {
+                Some(i) => finished
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| Err("the writer gave no answer".into())),
+                None => Ok(()),
+            };
+            finished?;
+            match &mut claimed {
+                Ok(events) => Ok(events.by_ref().take(wants).collect()),
+                // A finish that committed is answered so, whatever became of the claim.
+                Err(_) if finish.is_some() => Ok(Vec::new()),
+                Err(e) => Err(e.clone()),
             }
         })
         .collect()

@@ -885,6 +885,51 @@ fn grouped_finishes_insert_then_update_last_written_and_observed_values() {
     }
 }
 
+/// A worker's finish claims its next event in the same commit: the next one of the record it
+/// finished, in due order; and a finish that cannot commit claims nothing (no event is left
+/// claimed with no worker to run it).
+#[tokio::test]
+async fn a_finish_claims_its_workers_next_event_and_a_failed_one_claims_none() {
+    let (_dir, store) = temp();
+    let store: Arc<dyn Store> = Arc::new(store);
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "a"), event("k3", "b")])
+        .unwrap();
+    let writer = group::FinishCommit::start(store.clone());
+    let first = writer.claim(2_000, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].event.idempotency_key, "k1");
+    // k1 done: k2 (record a, now unblocked, older than k3) is this worker's next.
+    let next = writer
+        .finish_and_claim_next(done(&first[0]), 2_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.event.idempotency_key, "k2");
+    assert_eq!(next.status, EventStatus::Claimed);
+    // A finish that cannot be stored gets its error, and claims nothing: k3 stays pending.
+    assert!(writer
+        .finish_and_claim_next(dead_letter_of_a_missing_event(), 2_000)
+        .await
+        .is_err());
+    assert_eq!(
+        store.backlog(2_000).unwrap().depth,
+        2,
+        "k2 claimed, k3 pending"
+    );
+    let rest = writer.claim(2_000, 4).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].event.idempotency_key, "k3");
+    for e in [next, rest[0].clone()] {
+        assert!(writer
+            .finish_and_claim_next(done(&e), 2_000)
+            .await
+            .unwrap()
+            .is_none());
+    }
+    assert_eq!(store.backlog(2_000).unwrap().depth, 0);
+}
+
 /// A finish whose dead letter names an event that does not exist: it breaks the foreign key,
 /// so the transaction it is in must fail whole.
 fn dead_letter_of_a_missing_event() -> EventFinish {
