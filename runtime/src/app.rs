@@ -21,7 +21,7 @@ use crate::ingest::decode::EchoIdentity;
 use crate::ingest::{self, HookKind, HookSystem, IngestState};
 use crate::metrics::Metrics;
 use crate::reconcile;
-use crate::store::group::GroupCommit;
+use crate::store::group;
 use crate::store::offload::Offloaded;
 use crate::store::sqlite::{Durability, SqliteStore, WriteGate};
 use crate::store::Store;
@@ -235,21 +235,21 @@ pub async fn start(
     config: RuntimeConfig,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Running, String> {
-    // Two connections: the inbox's commits are the durability point (FULL); the engine's are
-    // re-derivable (NORMAL), and never wait behind an inbox fsync for the connection's lock.
-    // One write gate: each waits for the other's commit on a mutex, not in SQLite's busy sleeps.
-    let gate = WriteGate::default();
-    let inbox: Arc<dyn Store> = Arc::new(
-        SqliteStore::open_url_gated(&config.state, Durability::Full, gate.clone())
-            .map_err(|e| e.to_string())?,
-    );
+    // Two stores: the inbox's commits are the durability point (FULL); the engine's are
+    // re-derivable (NORMAL). They share one write connection, set to each store's level before
+    // its writes, so neither's commits drop the other's page cache (`store/sqlite.rs`).
+    let inbox_store =
+        SqliteStore::open_url_gated(&config.state, Durability::Full, WriteGate::default())
+            .map_err(|e| e.to_string())?;
     // The engine's store keeps every event's lookups in memory, checked against other
     // writers each time it claims (`store/cache.rs`).
     let store: Arc<dyn Store> = Arc::new(Offloaded(
-        SqliteStore::open_url_gated(&config.state, Durability::Normal, gate)
+        inbox_store
+            .sharing_writer(Durability::Normal)
             .map_err(|e| e.to_string())?
             .caching(),
     ));
+    let inbox: Arc<dyn Store> = Arc::new(inbox_store);
     let Connected {
         platforms,
         slack,
@@ -312,12 +312,14 @@ pub async fn start(
         retry,
         pair_locks: Default::default(),
     });
+    // One writer thread for both connections' grouped commits (`store/group.rs`).
+    let (inbox_commit, engine_commit) = group::start(inbox, store.clone());
     let wake = Arc::new(Notify::new());
     let ready = Arc::new(AtomicBool::new(false));
     let state = Arc::new(IngestState {
         systems: hooks,
         echo,
-        commit: GroupCommit::start(inbox),
+        commit: inbox_commit,
         store: store.clone(),
         metrics: metrics.clone(),
         wake: wake.clone(),
@@ -364,7 +366,7 @@ pub async fn start(
         config.alert_interval,
         rx.clone(),
     ));
-    let workers = tokio::spawn(worker::run(engine, config.workers, wake, rx));
+    let workers = tokio::spawn(worker::run(engine, engine_commit, config.workers, wake, rx));
     ready.store(true, Ordering::Relaxed);
     tracing::info!(%addr, "seam runtime listening");
     Ok(Running {

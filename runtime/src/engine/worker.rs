@@ -8,7 +8,11 @@
 //! one transaction shared with other events' by the engine's writer thread
 //! ([`FinishCommit`]); its record is released, and its pair locks, only after that commit.
 //! Claims go to that writer too, so a claim rides in the transaction of the finishes queued
-//! with it (one commit fewer, and the records those finish hand over their next events).
+//! with it (one commit fewer, and the records those finish hand over their next events). A
+//! worker's finish claims the worker's next event in its own commit, and the worker runs it
+//! on the same task and slot: under load, events flow without a claim commit or a wake-up of
+//! the dispatcher of their own, which claims for idle slots (new events, a worker that found
+//! nothing due) and stops the workers claiming at shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,9 +41,12 @@ impl Default for WorkerConfig {
     }
 }
 
-/// Runs until `shutdown` turns true, then waits for in-flight events to finish.
+/// Runs until `shutdown` turns true, then waits for in-flight events to finish. `commit` is
+/// the engine's writer over `engine.store` (in the runtime, the thread it shares with the
+/// inbox: [`crate::store::group::start`]).
 pub async fn run(
     engine: Arc<Engine>,
+    commit: FinishCommit,
     config: WorkerConfig,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
@@ -51,7 +58,6 @@ pub async fn run(
             "took back events claimed before a restart"
         );
     }
-    let commit = FinishCommit::start(engine.store.clone());
     let slots = Arc::new(Semaphore::new(config.concurrency));
     loop {
         if *shutdown.borrow() {
@@ -89,8 +95,16 @@ pub async fn run(
             let engine = engine.clone();
             let wake = wake.clone();
             let commit = commit.clone();
+            let stop = shutdown.clone();
             tokio::spawn(async move {
-                process(&engine, &commit, event).await;
+                // Each finish claims this worker's next event in its own commit, until none
+                // is due (or the runtime stops): no claim commit and no dispatcher wake-up
+                // per event under load.
+                let mut next = Some(event);
+                while let Some(event) = next {
+                    let more = !*stop.borrow();
+                    next = process(&engine, &commit, event, more).await;
+                }
                 drop(permit);
                 // A finished event may unblock the next one of its record.
                 wake.notify_one();
@@ -110,8 +124,14 @@ pub async fn run(
 }
 
 /// Handles one event, then records what it wrote and its fate in one commit (grouped with
-/// other events' by `commit`), and only then releases its pair locks.
-pub async fn process(engine: &Engine, commit: &FinishCommit, event: InboxEvent) {
+/// other events' by `commit`), and only then releases its pair locks. With `claim_next`, that
+/// commit also claims the next due event for this worker, returned to be handled next.
+pub async fn process(
+    engine: &Engine,
+    commit: &FinishCommit,
+    event: InboxEvent,
+    claim_next: bool,
+) -> Option<InboxEvent> {
     let effects = Effects::default();
     let result = engine.handle(&event, &effects).await;
     let id = event.id;
@@ -128,13 +148,20 @@ pub async fn process(engine: &Engine, commit: &FinishCommit, event: InboxEvent) 
         }
         Err(err) => failed(engine, &event, err),
     };
-    let (finish, pair_locks) = effects.finish(fate, now_ms());
-    if let Err(e) = commit.finish(finish).await {
+    let now = now_ms();
+    let (finish, pair_locks) = effects.finish(fate, now);
+    let committed = if claim_next {
+        commit.finish_and_claim_next(finish, now).await
+    } else {
+        commit.finish(finish).await.map(|()| None)
+    };
+    drop(pair_locks);
+    committed.unwrap_or_else(|e| {
         // The claim stays; it is released at the next start and the event runs again
         // (idempotent), so nothing is lost.
         tracing::error!(event = id, error = %e, "cannot record the outcome of an event");
-    }
-    drop(pair_locks);
+        None
+    })
 }
 
 /// What becomes of a failed event: a retry with backoff, or a dead letter with its reason.

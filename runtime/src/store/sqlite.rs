@@ -1,17 +1,23 @@
 //! The embedded default store: one SQLite file in WAL mode, created on first open and migrated
-//! ([`super::schema`]). One connection behind a mutex per `SqliteStore`; the runtime opens two
-//! on the same file (SQLite has one writer at a time anyway):
+//! ([`super::schema`]). One write connection behind a mutex per `SqliteStore`, or shared by
+//! two ([`SqliteStore::sharing_writer`]); the runtime has two stores on the same file, each
+//! with its own durability:
 //!
-//! - the inbox connection, [`Durability::Full`] (`synchronous = FULL`): a commit is on disk when
+//! - the inbox's, [`Durability::Full`] (`synchronous = FULL`): a commit is on disk when
 //!   [`Store::insert_events`] returns, so an acknowledged event survives `kill -9` and power loss;
-//! - the engine's connection, [`Durability::Normal`]: its commits survive `kill -9` (WAL), and
-//!   the next FULL commit of the inbox flushes them too. What a power cut could lose there is
+//! - the engine's, [`Durability::Normal`]: its commits survive `kill -9` (WAL), and the next
+//!   FULL commit of the inbox flushes them too. What a power cut could lose there is
 //!   re-derived by idempotency: an event not marked done runs again, a link is found again
 //!   through its key, a last-written value missing only means one redundant write.
 //!
-//! Each store also keeps a second connection for plain reads: in WAL mode a reader never waits
-//! for the writer, so lookups (a link, the last-written values) answer in microseconds even
-//! while the other connection waits for its turn to write or for an fsync.
+//! They share one write connection, whose `synchronous` level is set to the store's before each
+//! of its writes: in WAL mode a connection drops its whole page cache whenever another one
+//! committed since its last transaction, so two write connections committing in turn re-read
+//! every page they touched (B-tree interiors included), from the WAL, on every commit.
+//!
+//! Each store also keeps a connection for plain reads: in WAL mode a reader never waits for the
+//! writer, so lookups (a link, the last-written values) answer in microseconds even while a
+//! write waits for its turn or for an fsync.
 //!
 //! Stores of one process on one file share a [`WriteGate`]: a write transaction takes it
 //! before `BEGIN IMMEDIATE`, so a writer waits for the other connection's commit on a mutex and
@@ -21,6 +27,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::cache::{Cache, Lookup};
@@ -40,8 +47,14 @@ pub enum Durability {
 }
 
 pub struct SqliteStore {
-    /// Writes, and reads that belong to a write transaction.
-    conn: Mutex<Connection>,
+    /// Writes, and reads that belong to a write transaction; shared with the stores made by
+    /// [`SqliteStore::sharing_writer`].
+    conn: Arc<Mutex<Connection>>,
+    /// Whether the write connection is at `synchronous = FULL` now (else NORMAL): shared with
+    /// it, changed only under its lock.
+    full_now: Arc<AtomicBool>,
+    /// This store's level, set on the write connection before each of its writes.
+    durability: Durability,
     /// Plain reads.
     reader: Mutex<Connection>,
     gate: WriteGate,
@@ -105,15 +118,30 @@ impl SqliteStore {
             let _one_writer = gate.enter();
             schema::migrate(&mut conn)?;
         }
-        let reader = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        reader
-            .busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(|e| open_err(e.to_string()))?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
-            reader: Mutex::new(reader),
+            conn: Arc::new(Mutex::new(conn)),
+            full_now: Arc::new(AtomicBool::new(durability == Durability::Full)),
+            durability,
+            reader: Mutex::new(open_reader(path)?),
             gate,
             path: path.to_path_buf(),
+            cache: None,
+        })
+    }
+
+    /// A second store on this one's file that shares its write connection (and write gate),
+    /// with its own reader and `durability`: the write connection is set to a store's level
+    /// before each of its writes, so each commit is as durable as its store says. For the
+    /// runtime's engine beside its inbox: one write connection keeps its page cache across
+    /// both's commits (see the module docs).
+    pub fn sharing_writer(&self, durability: Durability) -> StoreResult<SqliteStore> {
+        Ok(SqliteStore {
+            conn: self.conn.clone(),
+            full_now: self.full_now.clone(),
+            durability,
+            reader: Mutex::new(open_reader(&self.path)?),
+            gate: self.gate.clone(),
+            path: self.path.clone(),
             cache: None,
         })
     }
@@ -176,11 +204,35 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The write connection, with this process's write gate held: a writer in its turn.
+    /// The write connection, with this process's write gate held: a writer in its turn. The
+    /// connection is at this store's `synchronous` level (it may be shared with a store of
+    /// another level).
     // INVARIANT: the gate is taken before the connection's mutex, everywhere.
-    fn write(&self) -> (MutexGuard<'_, ()>, MutexGuard<'_, Connection>) {
+    fn write(&self) -> StoreResult<(MutexGuard<'_, ()>, MutexGuard<'_, Connection>)> {
         let gate = self.gate.enter();
-        (gate, self.lock())
+        let conn = self.lock();
+        let full = self.durability == Durability::Full;
+        if self.full_now.load(Ordering::Relaxed) != full {
+            // Outside any transaction (each write ends its own before it lets go), and before
+            // this one begins: the level applies to its commit.
+            conn.execute_batch(if full {
+                "PRAGMA synchronous = FULL"
+            } else {
+                "PRAGMA synchronous = NORMAL"
+            })
+            .map_err(err("set synchronous"))?;
+            self.full_now.store(full, Ordering::Relaxed);
+        }
+        Ok((gate, conn))
+    }
+
+    /// The write connection's `synchronous` level as a write of this store finds it (2 FULL,
+    /// 1 NORMAL).
+    #[cfg(test)]
+    pub(super) fn write_synchronous(&self) -> StoreResult<i64> {
+        let (_gate, conn) = self.write()?;
+        conn.query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(err("read synchronous"))
     }
 
     fn read(&self) -> MutexGuard<'_, Connection> {
@@ -195,7 +247,7 @@ impl SqliteStore {
         batch: &[EventFinish],
         f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let (_gate, mut conn) = self.write();
+        let (_gate, mut conn) = self.write()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err(ops.0))?;
@@ -222,6 +274,19 @@ impl SqliteStore {
             c.forget();
         }
     }
+}
+
+/// A connection for plain reads.
+fn open_reader(path: &Path) -> StoreResult<Connection> {
+    let open_err = |reason: String| StoreError::Open {
+        path: path.display().to_string(),
+        reason,
+    };
+    let reader = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+    reader
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| open_err(e.to_string()))?;
+    Ok(reader)
 }
 
 const LINK_COLUMNS: &str = "link, left_id, right_id, created_at, ended_at, ended_reason";
@@ -341,7 +406,15 @@ pub(super) fn insert_audit(conn: &Connection, entries: &[AuditEntry]) -> StoreRe
     Ok(())
 }
 
-/// Upserts last-written values inside the caller's transaction.
+/// Upserts last-written values inside the caller's transaction: an update, and an insert
+/// where it found no row.
+///
+/// Not `INSERT … ON CONFLICT DO UPDATE`: an upsert (and any statement whose `AFTER` trigger,
+/// the cache epoch's, writes too) keeps a statement journal under the default `ABORT`, a copy
+/// of every page it changes (allocations and copies on every event). `OR FAIL` needs none and
+/// the trigger's `UPDATE` inherits it; neither statement can fail that way (the update sets
+/// values, and the insert runs only where the update, in the same write transaction, found no
+/// row), and every caller's transaction is rolled back whole on any error.
 fn upsert_last_written(
     conn: &Connection,
     written: &[(ReplicaKey<'_>, Option<String>)],
@@ -350,19 +423,27 @@ fn upsert_last_written(
     if written.is_empty() {
         return Ok(());
     }
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO last_written (link, system, record_id, field, value, written_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (link, system, record_id, field) \
-             DO UPDATE SET value = excluded.value, written_at = excluded.written_at",
-        )
+    let mut update = conn
+        .prepare_cached(UPDATE_LAST_WRITTEN)
+        .map_err(err("prepare last written"))?;
+    let mut insert = conn
+        .prepare_cached(INSERT_LAST_WRITTEN)
         .map_err(err("prepare last written"))?;
     for (k, v) in written {
-        stmt.execute(params![k.link, k.system, k.record, k.field, v, now])
-            .map_err(err("write last written"))?;
+        let args = params![k.link, k.system, k.record, k.field, v, now];
+        if update.execute(args).map_err(err("write last written"))? == 0 {
+            insert.execute(args).map_err(err("write last written"))?;
+        }
     }
     Ok(())
 }
+
+const UPDATE_LAST_WRITTEN: &str = "UPDATE OR FAIL last_written \
+     SET value = ?5, written_at = ?6 \
+     WHERE link = ?1 AND system = ?2 AND record_id = ?3 AND field = ?4";
+
+const INSERT_LAST_WRITTEN: &str = "INSERT OR FAIL INTO last_written \
+     (link, system, record_id, field, value, written_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 // The inbox's queries by record. `inbox_record` (migration 6) holds unfinished events only:
 // SQLite uses it only for a query that states its condition, `status IN ('pending',
@@ -390,7 +471,11 @@ pub(super) const CLAIMABLE: &str = "SELECT i.id, i.record_key FROM inbox i \
 
 /// Claims one event, covering the pending events of its record queued so far; the claimed
 /// row is returned ([`EVENT_COLUMNS`]), so a claim is one statement per event.
-pub(super) const CLAIM_ONE: &str = "UPDATE inbox SET status = 'claimed', covers_through = \
+///
+/// `OR FAIL`, as [`MARK_DONE`]: `RETURNING` is a trigger inside SQLite, which under the
+/// default `ABORT` makes the statement keep a statement journal. It changes one row, sets
+/// constants and a `MAX` over a set that holds the row itself, and cannot fail that way.
+pub(super) const CLAIM_ONE: &str = "UPDATE OR FAIL inbox SET status = 'claimed', covers_through = \
        (SELECT MAX(id) FROM inbox WHERE record_key = ?2 AND status = 'pending' \
           AND status IN ('pending', 'claimed')) \
      WHERE id = ?1 \
@@ -558,7 +643,7 @@ fn insert_link(
 
 impl Store for SqliteStore {
     fn insert_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Inserted>> {
-        let (_gate, mut conn) = self.write();
+        let (_gate, mut conn) = self.write()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err("begin insert"))?;
@@ -615,7 +700,7 @@ impl Store for SqliteStore {
     }
 
     fn complete_event(&self, event: &InboxEvent) -> StoreResult<()> {
-        let (_gate, conn) = self.write();
+        let (_gate, conn) = self.write()?;
         mark_done(&conn, event)
     }
 
@@ -626,12 +711,12 @@ impl Store for SqliteStore {
         next_attempt_at: i64,
         error: &str,
     ) -> StoreResult<()> {
-        let (_gate, conn) = self.write();
+        let (_gate, conn) = self.write()?;
         mark_retry(&conn, id, attempts, next_attempt_at, error)
     }
 
     fn dead_letter(&self, id: i64, attempts: u32, reason: &str, now: i64) -> StoreResult<i64> {
-        let (_gate, mut conn) = self.write();
+        let (_gate, mut conn) = self.write()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err("begin dead letter"))?;
@@ -668,7 +753,7 @@ impl Store for SqliteStore {
 
     fn release_claims(&self) -> StoreResult<u64> {
         let n = self
-            .write()
+            .write()?
             .1
             .execute(RELEASE_CLAIMS, [])
             .map_err(err("release claims"))?;
@@ -744,7 +829,7 @@ impl Store for SqliteStore {
         now: i64,
         reason: &str,
     ) -> StoreResult<bool> {
-        let (_gate, conn) = self.write();
+        let (_gate, conn) = self.write()?;
         let ended = conn
             .execute(
                 "UPDATE links SET ended_at = ?4, ended_reason = ?5 WHERE link = ?1 \
@@ -759,7 +844,7 @@ impl Store for SqliteStore {
     }
 
     fn put_link(&self, link: &str, left_id: &str, right_id: &str, now: i64) -> StoreResult<()> {
-        let put = insert_link(&self.write().1, link, left_id, right_id, now);
+        let put = insert_link(&self.write()?.1, link, left_id, right_id, now);
         self.forget();
         put
     }
@@ -788,7 +873,7 @@ impl Store for SqliteStore {
         audit: &[AuditEntry],
     ) -> StoreResult<bool> {
         let resumed = {
-            let (_gate, mut conn) = self.write();
+            let (_gate, mut conn) = self.write()?;
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(err("begin relink"))?;
@@ -895,7 +980,7 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<()> {
         let set = self
-            .write()
+            .write()?
             .1
             .execute(
                 "INSERT INTO last_written (link, system, record_id, field, value, written_at) \
@@ -920,7 +1005,7 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<()> {
         let committed = {
-            let (_gate, mut conn) = self.write();
+            let (_gate, mut conn) = self.write()?;
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(err("begin writes"))?;
@@ -983,7 +1068,7 @@ impl Store for SqliteStore {
     }
 
     fn replay_dead_letter(&self, id: i64, now: i64) -> StoreResult<bool> {
-        let (_gate, mut conn) = self.write();
+        let (_gate, mut conn) = self.write()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err("begin replay"))?;
@@ -1023,7 +1108,7 @@ impl Store for SqliteStore {
     }
 
     fn set_cursor(&self, name: &str, value: &str) -> StoreResult<()> {
-        self.write()
+        self.write()?
             .1
             .execute(
                 "INSERT INTO cursors (name, value) VALUES (?1, ?2) \
@@ -1060,7 +1145,7 @@ impl Store for SqliteStore {
         // A range of `inbox_done` (migration 8: done events by next_attempt_at) up to `limit`;
         // `dead_letters_event` (migration 7) answers the dead-letter check and the foreign key
         // check of each deleted row. One short transaction: the writers wait at most for it.
-        let (_gate, conn) = self.write();
+        let (_gate, conn) = self.write()?;
         conn.prepare_cached(
             "DELETE FROM inbox WHERE id IN (SELECT i.id FROM inbox i \
              WHERE i.status = 'done' AND i.next_attempt_at < ?1 \
@@ -1090,7 +1175,7 @@ impl Store for SqliteStore {
         runs: &[NewRun],
         now: i64,
     ) -> StoreResult<Vec<i64>> {
-        let started = workflows::start_runs(&mut self.write().1, observed, runs, now);
+        let started = workflows::start_runs(&mut self.write()?.1, observed, runs, now);
         self.forget();
         started
     }
@@ -1115,7 +1200,7 @@ impl Store for SqliteStore {
     }
 
     fn begin_step(&self, run: i64, step: u32, now: i64) -> StoreResult<()> {
-        let (_gate, conn) = self.write();
+        let (_gate, conn) = self.write()?;
         workflows::begin_step(&conn, run, step, now)
     }
 
@@ -1127,12 +1212,12 @@ impl Store for SqliteStore {
         audit: &[AuditEntry],
         now: i64,
     ) -> StoreResult<()> {
-        let (_gate, mut conn) = self.write();
+        let (_gate, mut conn) = self.write()?;
         workflows::finish_step(&mut conn, run, step, output, audit, now)
     }
 
     fn finish_run(&self, run: i64, now: i64) -> StoreResult<()> {
-        let (_gate, conn) = self.write();
+        let (_gate, conn) = self.write()?;
         workflows::finish_run(&conn, run, now)
     }
 }

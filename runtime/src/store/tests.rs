@@ -707,6 +707,229 @@ async fn the_engine_writer_answers_finishes_and_claims_queued_together() {
     assert_eq!(store.backlog(2_000).unwrap().depth, 0);
 }
 
+/// The runtime's one writer thread (`group::start`): inserts from many callers and the
+/// engine's claims and finishes, queued together on two connections, each answered with its
+/// own outcome; every event is claimed once, in record order, and finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_writer_thread_serves_the_inbox_and_the_engine_each_caller_its_own_answer() {
+    use super::sqlite::Durability;
+    // As the runtime opens them: one write connection, two levels.
+    let (_dir, inbox) = temp();
+    let engine: Arc<dyn Store> = Arc::new(offload::Offloaded(
+        inbox.sharing_writer(Durability::Normal).unwrap().caching(),
+    ));
+    let inbox: Arc<dyn Store> = Arc::new(inbox);
+    let (ingest, writer) = group::start(inbox.clone(), engine.clone());
+    // 40 events of 10 records, 60 requests: the last 20 repeat a key.
+    let mut inserts = Vec::new();
+    for i in 0..60 {
+        let g = ingest.clone();
+        inserts.push(tokio::spawn(async move {
+            let n = i % 40;
+            g.insert(vec![event(&format!("k{n}"), &format!("r{}", n % 10))])
+                .await
+                .unwrap()
+        }));
+    }
+    let mut seen = Vec::new();
+    let mut order = Vec::new();
+    let mut finishing: Vec<tokio::task::JoinHandle<StoreResult<()>>> = Vec::new();
+    loop {
+        // Looked at before the claim: an insert answered after it may have been missed.
+        let inserted_all = inserts.iter().all(|t| t.is_finished());
+        let claimed = writer.claim(2_000, 8).await.unwrap();
+        if claimed.is_empty() {
+            // Nothing claimable: finish what is in flight (it may unblock its record).
+            let in_flight = !finishing.is_empty();
+            for t in finishing.drain(..) {
+                t.await.unwrap().unwrap();
+            }
+            if inserted_all && !in_flight {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        for e in claimed {
+            seen.push(e.event.idempotency_key.clone());
+            order.push((e.event.record_id.clone(), e.id));
+            let w = writer.clone();
+            finishing.push(tokio::spawn(async move { w.finish(done(&e)).await }));
+        }
+    }
+    let mut new = 0;
+    for t in inserts {
+        new += t
+            .await
+            .unwrap()
+            .iter()
+            .filter(|o| matches!(o, Inserted::New(_)))
+            .count();
+    }
+    assert_eq!(new, 40, "each key stored once");
+    // Record order: within a record, events were claimed in the order of their ids.
+    for r in 0..10 {
+        let record = format!("r{r}");
+        let ids: Vec<i64> = order
+            .iter()
+            .filter(|(rec, _)| *rec == record)
+            .map(|(_, id)| *id)
+            .collect();
+        assert_eq!(ids.len(), 4, "{record}");
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{record}: {ids:?}");
+    }
+    seen.sort_by_key(|k| k[1..].parse::<u32>().unwrap());
+    let expected: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+    assert_eq!(seen, expected, "every event claimed once");
+    assert_eq!(inbox.backlog(2_000).unwrap().depth, 0);
+    // The values the finishes wrote, one row per key, read back through both connections.
+    for r in 0..10 {
+        let key = written(&format!("inc-r{r}"), "short_description", "v");
+        assert_eq!(
+            engine.last_written(&key.key()).unwrap(),
+            Some(Some("v".into()))
+        );
+        assert_eq!(
+            inbox.last_written(&key.key()).unwrap(),
+            Some(Some("v".into()))
+        );
+    }
+}
+
+/// Two stores sharing one write connection (the runtime's inbox and engine): each write runs
+/// at its own store's `synchronous` level, whatever the other's last write left, and each
+/// store reads the other's commits.
+#[test]
+fn stores_sharing_a_writer_write_at_their_own_durability() {
+    use super::sqlite::Durability;
+    let (_dir, inbox) = temp();
+    let engine = inbox.sharing_writer(Durability::Normal).unwrap().caching();
+    const FULL: i64 = 2;
+    const NORMAL: i64 = 1;
+    assert_eq!(inbox.write_synchronous().unwrap(), FULL);
+    assert_eq!(engine.write_synchronous().unwrap(), NORMAL);
+    assert_eq!(inbox.write_synchronous().unwrap(), FULL);
+    inbox
+        .insert_events(&[event("k1", "a"), event("k2", "b")])
+        .unwrap();
+    let claimed = engine.claim_events(2_000, 10).unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(inbox.write_synchronous().unwrap(), FULL);
+    engine
+        .finish_and_claim(&[done(&claimed[0]), done(&claimed[1])], 3_000, 10)
+        .unwrap();
+    assert_eq!(engine.write_synchronous().unwrap(), NORMAL);
+    assert_eq!(inbox.backlog(3_000).unwrap().depth, 0);
+    let key = written("inc-a", "short_description", "v");
+    assert_eq!(
+        inbox.last_written(&key.key()).unwrap(),
+        Some(Some("v".into()))
+    );
+    assert_eq!(
+        engine.last_written(&key.key()).unwrap(),
+        Some(Some("v".into()))
+    );
+}
+
+/// Grouped finishes write a last-written value and an observed trigger value, then overwrite
+/// both (an update where the row exists, an insert where it does not): one row per key, the
+/// latest value and time, and each write bumps the cache epoch another process watches.
+#[test]
+fn grouped_finishes_insert_then_update_last_written_and_observed_values() {
+    let (_dir, store) = temp();
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "a")])
+        .unwrap();
+    let epoch = |s: &SqliteStore| -> i64 {
+        let c = rusqlite::Connection::open(s.path()).unwrap();
+        c.query_row("SELECT n FROM cache_epoch", [], |r| r.get(0))
+            .unwrap()
+    };
+    let mut at = 3_000;
+    let mut before = epoch(&store);
+    for (key, value, priority) in [("k1", "one", "High"), ("k2", "two", "Low")] {
+        let claimed = store.claim_events(2_000, 10).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].event.idempotency_key, key);
+        let mut e = claimed[0].clone();
+        e.covers_through = e.id;
+        store
+            .finish_events(&[EventFinish {
+                written: vec![written("inc-a", "short_description", value)],
+                audit: Vec::new(),
+                observed: vec![(observed("a", "Priority"), Some(priority.into()))],
+                fate: Fate::Done(e),
+                at,
+            }])
+            .unwrap();
+        let c = rusqlite::Connection::open(store.path()).unwrap();
+        let rows: Vec<(String, i64)> = c
+            .prepare("SELECT value, written_at FROM last_written")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, vec![(value.to_string(), at)]);
+        let observed_rows: Vec<(String, i64)> = c
+            .prepare("SELECT value, observed_at FROM workflow_observed")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(observed_rows, vec![(priority.to_string(), at)]);
+        let now = epoch(&store);
+        assert_eq!(now, before + 2, "one bump per written table");
+        before = now;
+        at += 1_000;
+    }
+}
+
+/// A worker's finish claims its next event in the same commit: the next one of the record it
+/// finished, in due order; and a finish that cannot commit claims nothing (no event is left
+/// claimed with no worker to run it).
+#[tokio::test]
+async fn a_finish_claims_its_workers_next_event_and_a_failed_one_claims_none() {
+    let (_dir, store) = temp();
+    let store: Arc<dyn Store> = Arc::new(store);
+    store
+        .insert_events(&[event("k1", "a"), event("k2", "a"), event("k3", "b")])
+        .unwrap();
+    let writer = group::FinishCommit::start(store.clone());
+    let first = writer.claim(2_000, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].event.idempotency_key, "k1");
+    // k1 done: k2 (record a, now unblocked, older than k3) is this worker's next.
+    let next = writer
+        .finish_and_claim_next(done(&first[0]), 2_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.event.idempotency_key, "k2");
+    assert_eq!(next.status, EventStatus::Claimed);
+    // A finish that cannot be stored gets its error, and claims nothing: k3 stays pending.
+    assert!(writer
+        .finish_and_claim_next(dead_letter_of_a_missing_event(), 2_000)
+        .await
+        .is_err());
+    assert_eq!(
+        store.backlog(2_000).unwrap().depth,
+        2,
+        "k2 claimed, k3 pending"
+    );
+    let rest = writer.claim(2_000, 4).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].event.idempotency_key, "k3");
+    for e in [next, rest[0].clone()] {
+        assert!(writer
+            .finish_and_claim_next(done(&e), 2_000)
+            .await
+            .unwrap()
+            .is_none());
+    }
+    assert_eq!(store.backlog(2_000).unwrap().depth, 0);
+}
+
 /// A finish whose dead letter names an event that does not exist: it breaks the foreign key,
 /// so the transaction it is in must fail whole.
 fn dead_letter_of_a_missing_event() -> EventFinish {

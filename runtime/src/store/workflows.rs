@@ -128,16 +128,26 @@ pub(super) fn upsert_observed(
     if observed.is_empty() {
         return Ok(());
     }
-    let mut obs = conn
+    // An update, and an insert where it found no row, both `OR FAIL`: no statement journal
+    // (see `sqlite::upsert_last_written`, which does the same for the same reason).
+    let mut update = conn
         .prepare_cached(
-            "INSERT INTO workflow_observed (system, object, record_id, field, value, observed_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (system, object, record_id, field) \
-             DO UPDATE SET value = excluded.value, observed_at = excluded.observed_at",
+            "UPDATE OR FAIL workflow_observed SET value = ?5, observed_at = ?6 \
+             WHERE system = ?1 AND object = ?2 AND record_id = ?3 AND field = ?4",
+        )
+        .map_err(err("prepare observed value"))?;
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT OR FAIL INTO workflow_observed \
+             (system, object, record_id, field, value, observed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(err("prepare observed value"))?;
     for (k, v) in observed {
-        obs.execute(params![k.system, k.object, k.record, k.field, v, now])
-            .map_err(err("write observed value"))?;
+        let args = params![k.system, k.object, k.record, k.field, v, now];
+        if update.execute(args).map_err(err("write observed value"))? == 0 {
+            insert.execute(args).map_err(err("write observed value"))?;
+        }
     }
     Ok(())
 }
