@@ -419,13 +419,19 @@ impl Model {
 /// field). The checks ask this for every mapping's two fields (at 100,000 mappings, ~400,000
 /// lookups over a table of ~4,000 objects).
 ///
-/// INVARIANT: the names a key was made from are alive while `self` is (they are borrowed from
-/// the model, or from fields the caller holds for as long as it asks), so an address is never
-/// reused by another name meanwhile. Equal names at two addresses (the resolver's threads
-/// each intern their own) are only two entries for the same object.
+/// INVARIANT: an entry holds the two names its key was made from (a clone of each, made once per
+/// object, on the miss), so no key's address can be freed and reused by another name while
+/// `self` lives, whatever the caller passes. Equal names at two addresses (the resolver's
+/// threads each intern their own) are only two entries for the same object.
 pub struct FieldDefs<'m> {
     model: &'m Model,
-    objects: HashMap<(usize, usize), Option<&'m IndexedObject>>,
+    objects: HashMap<(usize, usize), KeptObject<'m>>,
+}
+
+/// An object's catalogue entry (if any), with the names its key's addresses belong to.
+struct KeptObject<'m> {
+    _names: (Name, Name),
+    entry: Option<&'m IndexedObject>,
 }
 
 impl<'m> FieldDefs<'m> {
@@ -440,10 +446,16 @@ impl<'m> FieldDefs<'m> {
     pub fn get(&mut self, field: &FieldRef) -> Option<&'m FieldDef> {
         let key = (address(&field.system), address(&field.object));
         let model = self.model;
-        let object = *self.objects.entry(key).or_insert_with(|| {
-            let kind = model.kind(&field.system)?;
-            model.catalog.indexed(kind, &field.object)
-        });
+        let object = self
+            .objects
+            .entry(key)
+            .or_insert_with(|| KeptObject {
+                _names: (field.system.clone(), field.object.clone()),
+                entry: model
+                    .kind(&field.system)
+                    .and_then(|kind| model.catalog.indexed(kind, &field.object)),
+            })
+            .entry;
         object?.field(&field.field)
     }
 
