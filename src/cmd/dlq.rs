@@ -2,8 +2,8 @@
 //! Works beside a running `seam run` (SQLite WAL): a replayed event is picked up by the
 //! runtime's next poll.
 
+use super::ExistingState;
 use clap::{Args, Subcommand};
-use seam_runtime::store::sqlite::{Durability, SqliteStore};
 use seam_runtime::store::{now_ms, DeadLetter, Store};
 use std::process::ExitCode;
 
@@ -20,14 +20,8 @@ Examples:
 pub struct DlqArgs {
     #[command(subcommand)]
     pub action: DlqAction,
-    /// The runtime's state.
-    #[arg(
-        long,
-        env = "SEAM_STATE",
-        default_value = "sqlite://seam.db",
-        global = true
-    )]
-    pub state: String,
+    #[command(flatten)]
+    pub state: ExistingState,
 }
 
 #[derive(Subcommand, Debug)]
@@ -81,8 +75,7 @@ fn line(d: &DeadLetter) -> String {
 }
 
 fn act(args: &DlqArgs) -> Result<(), String> {
-    let store =
-        SqliteStore::open_existing_url(&args.state, Durability::Full).map_err(|e| e.to_string())?;
+    let store = args.state.open().map_err(|e| e.to_string())?;
     match &args.action {
         DlqAction::List { all } => {
             let list = store.dead_letters(*all).map_err(|e| e.to_string())?;

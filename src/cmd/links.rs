@@ -5,11 +5,11 @@
 //! and renders. Works beside a running `seam run` (SQLite WAL): a relinked pair is picked up
 //! at the runtime's next claim.
 
-use super::load;
+use super::{load, ExistingState};
 use clap::{Args, Subcommand, ValueEnum};
 use seam_runtime::pairs::{self, RelinkError, Relinked};
 use seam_runtime::reconcile::{self, Scope};
-use seam_runtime::store::sqlite::{Durability, SqliteStore};
+use seam_runtime::store::sqlite::SqliteStore;
 use seam_runtime::store::{AuditEntry, LinkRow, Store};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -62,14 +62,8 @@ drift left unrepaired), 2 bad usage, an unreadable store or a record that could 
 pub struct LinksArgs {
     #[command(subcommand)]
     pub action: LinksAction,
-    /// The runtime's state.
-    #[arg(
-        long,
-        env = "SEAM_STATE",
-        default_value = "sqlite://seam.db",
-        global = true
-    )]
-    pub state: String,
+    #[command(flatten)]
+    pub state: ExistingState,
 }
 
 #[derive(Subcommand, Debug)]
@@ -218,12 +212,12 @@ fn json<T: Serialize>(value: &T) -> Result<(), ExitCode> {
     Ok(())
 }
 
-fn open(state: &str) -> Result<SqliteStore, ExitCode> {
-    SqliteStore::open_existing_url(state, Durability::Full).map_err(|e| fail(2)(e.to_string()))
+fn open(state: &ExistingState) -> Result<SqliteStore, ExitCode> {
+    state.open().map_err(|e| fail(2)(e.to_string()))
 }
 
 fn list(
-    state: &str,
+    state: &ExistingState,
     link: Option<&str>,
     ended: bool,
     all: bool,
@@ -318,7 +312,7 @@ fn history_lines(history: &[AuditEntry]) -> Vec<String> {
     lines
 }
 
-fn show(state: &str, record: &str, format: Format) -> Result<(), ExitCode> {
+fn show(state: &ExistingState, record: &str, format: Format) -> Result<(), ExitCode> {
     let store = open(state)?;
     let rows = store.pairs_of(record).map_err(|e| fail(2)(e.to_string()))?;
     if rows.is_empty() {
@@ -371,16 +365,17 @@ fn show(state: &str, record: &str, format: Format) -> Result<(), ExitCode> {
     Ok(())
 }
 
-fn relink(state: &str, args: &RelinkArgs) -> Result<(), ExitCode> {
+fn relink(state: &ExistingState, args: &RelinkArgs) -> Result<(), ExitCode> {
     let loaded = load::load(&args.spec)?;
     loaded.require_clean()?;
     let Some(model) = &loaded.checked.model else {
         return Err(ExitCode::from(1));
     };
     let plan = seam_compiler::Plan::from_model(model);
-    let engine =
-        seam_runtime::app::tool_engine(plan, state, &args.sf_client_id, &|k| std::env::var(k).ok())
-            .map_err(fail(2))?;
+    let engine = seam_runtime::app::tool_engine(plan, &state.state, &args.sf_client_id, &|k| {
+        std::env::var(k).ok()
+    })
+    .map_err(fail(2))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

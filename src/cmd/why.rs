@@ -2,8 +2,8 @@
 //! cross-system write, creation and refusal, with the event, rule and plan behind it, and the
 //! end of the pair when its twin was deleted (`unlinked`) and its resume (`relinked`).
 
+use super::ExistingState;
 use clap::Args;
-use seam_runtime::store::sqlite::{Durability, SqliteStore};
 use seam_runtime::store::Store;
 use std::process::ExitCode;
 
@@ -20,8 +20,8 @@ pub struct WhyArgs {
     pub record: String,
     /// The field's API name on that record.
     pub field: String,
-    #[arg(long, env = "SEAM_STATE", default_value = "sqlite://seam.db")]
-    pub state: String,
+    #[command(flatten)]
+    pub state: ExistingState,
     /// How many entries to show.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
@@ -36,7 +36,9 @@ fn show(v: &Option<String>) -> String {
 }
 
 pub fn run(args: &WhyArgs) -> ExitCode {
-    let chain = SqliteStore::open_existing_url(&args.state, Durability::Full)
+    let chain = args
+        .state
+        .open()
         .and_then(|s| s.audit_of(&args.record, &args.field, args.limit));
     let chain = match chain {
         Ok(c) => c,
